@@ -1,0 +1,3 @@
+from kbcli.cli import main
+
+main()

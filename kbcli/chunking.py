@@ -1,0 +1,120 @@
+"""Cutting sections into chunks that fit the embedding model, counted with its own tokenizer.
+
+The model silently truncates past its token limit, so every chunk's embedded text (a short
+"title | heading" prefix, then the passage) must fit. We cut at sentence ends where we can, else
+at word starts, with some overlap so a fact that straddles a cut is whole in one chunk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Protocol
+
+from kbcli.readers import Document, Section
+
+_SENTENCE_END = {".", "!", "?", ";", "。", "！", "？", "；", "…"}
+PREFIX_MAX_TOKENS = 48
+
+
+class TokenCounter(Protocol):
+    token_limit: int
+
+    def count(self, text: str) -> int: ...
+
+    def spans(self, text: str) -> tuple[list[tuple[int, int]], list[bool]]: ...
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    max_tokens: int = 256  # embedded tokens per chunk, prefix and [CLS]/[SEP] included
+    overlap: int = 32  # tokens repeated from the end of the previous chunk
+
+    def as_dict(self) -> dict[str, int]:
+        return {"max_tokens": self.max_tokens, "overlap": self.overlap}
+
+
+@dataclass
+class Chunk:
+    text: str  # the passage shown to the user
+    embed_text: str  # what the model sees: prefix + passage
+    seq: int  # position within its document
+    page: int | None
+    page_label: str | None
+    heading: str | None
+
+
+def embed_prefix(title: str, heading: str | None, tokenizer: TokenCounter) -> str:
+    """'title | heading', cut to PREFIX_MAX_TOKENS so the passage keeps most of the budget."""
+    prefix = " | ".join(p for p in (title, heading) if p)
+    spans, starts = tokenizer.spans(prefix)
+    if len(spans) <= PREFIX_MAX_TOKENS:
+        return prefix
+    cut = PREFIX_MAX_TOKENS
+    while cut > 0 and not starts[cut]:
+        cut -= 1
+    return prefix[: spans[cut - 1][1]] if cut else ""
+
+
+def _cut_point(text: str, spans: list[tuple[int, int]], starts: list[bool], lo: int, hi: int, n: int) -> int:
+    """Where to end a chunk that may run from token `lo` to at most `hi` (exclusive)."""
+    if hi >= n:
+        return n
+    floor = lo + max(1, (hi - lo) * 3 // 5)
+    for k in range(hi - 1, floor - 1, -1):  # after a sentence end, if one is late enough
+        if text[spans[k][0] : spans[k][1]] in _SENTENCE_END and (k + 1 >= n or starts[k + 1]):
+            return k + 1
+    for k in range(hi, lo, -1):  # else before a word start
+        if starts[k]:
+            return k
+    return hi  # one enormous word: cut inside it (the fit check below still holds)
+
+
+def _next_start(starts: list[bool], end: int, lo: int, overlap: int) -> int:
+    k = max(end - overlap, lo + 1)
+    while k < end and not starts[k]:
+        k += 1
+    return k
+
+
+def split_section(
+    section: Section, prefix: str, tokenizer: TokenCounter, settings: ChunkSettings
+) -> Iterator[tuple[str, str]]:
+    """Yield (passage, embedded text) pairs whose embedded text fits the token limit."""
+    limit = min(settings.max_tokens, tokenizer.token_limit)
+    head = f"{prefix}\n" if prefix else ""
+    budget = limit - tokenizer.count(head)  # count() includes [CLS] and [SEP]
+    if budget < 16:
+        head, budget = "", limit - 2
+    text = section.text
+    spans, starts = tokenizer.spans(text)
+    n = len(spans)
+    lo = 0
+    while lo < n:
+        hi = min(lo + budget, n)
+        end = _cut_point(text, spans, starts, lo, hi, n)
+        passage = text[spans[lo][0] : spans[end - 1][1]]
+        while end - lo > 1 and tokenizer.count(head + passage) > limit:  # rare: mid-word cuts
+            end -= 1
+            passage = text[spans[lo][0] : spans[end - 1][1]]
+        yield passage, head + passage
+        if end >= n:
+            break
+        lo = _next_start(starts, end, lo, settings.overlap)
+
+
+def chunk_document(document: Document, tokenizer: TokenCounter, settings: ChunkSettings) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    for section in document.sections:
+        prefix = embed_prefix(document.title, section.heading, tokenizer)
+        for passage, embedded in split_section(section, prefix, tokenizer, settings):
+            chunks.append(
+                Chunk(
+                    text=passage,
+                    embed_text=embedded,
+                    seq=len(chunks),
+                    page=section.page,
+                    page_label=section.page_label,
+                    heading=section.heading,
+                )
+            )
+    return chunks

@@ -1,0 +1,43 @@
+"""Domain errors and the exit codes they map to (assigned once, in the CLI)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    PARTIAL = 3  # finished, but some files could not be indexed
+    LOCKED = 4  # another writer holds the index
+
+
+class KbError(Exception):
+    """An error the user can act on; the CLI prints its message in one line."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+
+class UsageError(KbError):
+    exit_code = ExitCode.USAGE
+
+
+class IndexNotFound(KbError):
+    pass
+
+
+class IndexExists(KbError):
+    pass
+
+
+class ModelMismatch(KbError):
+    pass
+
+
+class LockBusy(KbError):
+    exit_code = ExitCode.LOCKED
+
+
+class NothingToIndex(KbError):
+    pass

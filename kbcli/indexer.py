@@ -1,0 +1,244 @@
+"""Bringing an index up to date with its sources: files → documents → chunks → vectors → store.
+
+`index` and `refresh` are the same operation: crawl every source, classify each file against what
+the store recorded (added, modified, removed, unchanged, touched, moved) and do only the work that
+classification calls for. Unchanged is decided by size + mtime; a changed mtime is confirmed by
+content hash before anything is re-embedded; a moved file with the same hash keeps its vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from kbcli.chunking import ChunkSettings, chunk_document
+from kbcli.discover import FoundFile, Skipped, crawl
+from kbcli.readers import UNREADABLE, FileFailure, read_document
+from kbcli.store import FileRecord, IndexWriter, Source
+
+if TYPE_CHECKING:
+    from kbcli.embedding import Embedder
+
+
+@dataclass
+class Failure:
+    file: str
+    reason: str
+    detail: str
+
+    @property
+    def error(self) -> str:
+        return f"{self.reason}: {self.detail}" if self.detail else self.reason
+
+
+@dataclass
+class SyncReport:
+    added: int = 0
+    modified: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    touched: int = 0
+    files: int = 0  # files seen in the sources
+    pages: int = 0  # pages read in this run
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    failed: list[Failure] = field(default_factory=list)
+    missing_sources: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class Observer:
+    """Progress callbacks; the CLI renders them, the core never prints."""
+
+    def planned(self, to_process: int, total: int) -> None: ...
+
+    def file_started(self, path: Path) -> None: ...
+
+    def file_done(self, path: Path, chunks: int, failure: Failure | None) -> None: ...
+
+    def chunks_embedded(self, count: int) -> None: ...
+
+    def committed(self, generation: int) -> None: ...
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class _Plan:
+    process: list[tuple[FoundFile, str | None]] = field(default_factory=list)  # (file, known sha or None)
+    removed: list[FileRecord] = field(default_factory=list)
+    unchanged: int = 0
+
+
+def _file_values(found: FoundFile, sha: str) -> dict:
+    return {
+        "path": str(found.path),
+        "source": str(found.root),
+        "size": found.size,
+        "mtime_ns": found.mtime_ns,
+        "sha256": sha,
+    }
+
+
+class Syncer:
+    def __init__(
+        self,
+        writer: IndexWriter,
+        embedder_factory: Callable[[], "Embedder"],
+        chunking: ChunkSettings,
+        observer: Observer | None = None,
+        commit_seconds: float = 60.0,
+    ) -> None:
+        self.writer = writer
+        self._embedder_factory = embedder_factory
+        self._embedder: Embedder | None = None
+        self.chunking = chunking
+        self.observer = observer or Observer()
+        self.commit_seconds = commit_seconds
+        self.report = SyncReport()
+
+    @property
+    def embedder(self) -> "Embedder":
+        if self._embedder is None:  # loaded only when something must be embedded
+            self._embedder = self._embedder_factory()
+        return self._embedder
+
+    def run(self, prune_missing_sources: bool = False) -> SyncReport:
+        started = time.monotonic()
+        plan = self._plan(self.writer.sources(), prune_missing_sources)
+        self.observer.planned(len(plan.process), self.report.files)
+        self._handle_moves(plan)
+        for record in plan.removed:
+            self.report.chunks_removed += self.writer.remove_file(record.path)
+            self.report.removed += 1
+        self.report.unchanged = plan.unchanged
+        last_commit = time.monotonic()
+        for found, sha in plan.process:
+            self._process(found, sha)
+            if time.monotonic() - last_commit >= self.commit_seconds:
+                self._commit()
+                last_commit = time.monotonic()
+        self._commit()
+        self.report.seconds = round(time.monotonic() - started, 3)
+        return self.report
+
+    def _commit(self) -> None:
+        if self.writer.dirty:
+            self.writer.commit()
+            self.observer.committed(self.writer.generation)
+
+    def _plan(self, sources: list[Source], prune_missing: bool) -> _Plan:
+        known = {r.path: r for r in self.writer.files()}
+        seen: set[str] = set()
+        plan = _Plan()
+        missing_roots: list[str] = []
+        for source in sources:
+            root = Path(source.path)
+            if not root.exists():
+                self.report.missing_sources.append(source.path)
+                missing_roots.append(source.path)
+                continue
+            skipped: list[Skipped] = []
+            for found in crawl(root, source.include, source.exclude, skipped):
+                key = str(found.path)
+                if key in seen:  # overlapping sources: first one wins
+                    continue
+                seen.add(key)
+                record = known.get(key)
+                if record is None:
+                    plan.process.append((found, None))
+                elif record.size == found.size and record.mtime_ns == found.mtime_ns:
+                    plan.unchanged += 1
+                else:
+                    plan.process.append((found, record.sha256))
+            for skip in skipped:
+                self.report.failed.append(Failure(str(skip.path), UNREADABLE, skip.reason))
+        self.report.files = len(seen)
+        for path, record in known.items():
+            if path in seen:
+                continue
+            under_missing = any(_is_under(path, root) for root in missing_roots)
+            if under_missing and not prune_missing:
+                continue  # a missing mount must not wipe the index
+            plan.removed.append(record)
+        return plan
+
+    def _handle_moves(self, plan: _Plan) -> None:
+        """Added files whose content equals a removed file's take over its chunks and vectors."""
+        removed_by_sha = {r.sha256: r for r in plan.removed if r.status == "ok"}
+        if not removed_by_sha:
+            return
+        still: list[tuple[FoundFile, str | None]] = []
+        for found, known_sha in plan.process:
+            if known_sha is None:
+                try:
+                    sha = sha256_of(found.path)
+                except OSError:
+                    still.append((found, None))
+                    continue
+                record = removed_by_sha.pop(sha, None)
+                if record is not None:
+                    self.writer.move_file(record.path, _file_values(found, sha))
+                    plan.removed.remove(record)
+                    self.report.moved += 1
+                    continue
+            still.append((found, known_sha))
+        plan.process = still
+
+    def _process(self, found: FoundFile, known_sha: str | None) -> None:
+        self.observer.file_started(found.path)
+        try:
+            sha = sha256_of(found.path)
+        except OSError as err:
+            self._fail(found, "", FileFailure(UNREADABLE, err.strerror or str(err)))
+            return
+        if known_sha is not None and sha == known_sha:
+            self.writer.touch_file(str(found.path), found.size, found.mtime_ns)
+            self.report.touched += 1
+            self.report.unchanged += 1
+            self.observer.file_done(found.path, 0, None)
+            return
+        try:
+            document = read_document(found.path)
+        except FileFailure as failure:
+            self._fail(found, sha, failure)
+            return
+        except Exception as err:  # a parser bug or an exotic file must not stop the run
+            self._fail(found, sha, FileFailure("damaged", f"{type(err).__name__}: {err}"))
+            return
+        chunks = chunk_document(document, self.embedder.tokenizer, self.chunking)
+        vectors = self.embedder.embed([c.embed_text for c in chunks], on_batch=self.observer.chunks_embedded)
+        rows = [
+            {"seq": c.seq, "page": c.page, "page_label": c.page_label, "heading": c.heading, "text": c.text}
+            for c in chunks
+        ]
+        values = {**_file_values(found, sha), "title": document.title, "pages": document.pages}
+        removed, added = self.writer.put_file(values, rows, vectors)
+        self.report.chunks_removed += removed
+        self.report.chunks_added += added
+        self.report.pages += document.pages
+        if known_sha is None:
+            self.report.added += 1
+        else:
+            self.report.modified += 1
+        self.observer.file_done(found.path, added, None)
+
+    def _fail(self, found: FoundFile, sha: str, failure: FileFailure) -> None:
+        self.report.chunks_removed += self.writer.put_failure(_file_values(found, sha), failure.reason, failure.detail)
+        item = Failure(str(found.path), failure.reason, failure.detail)
+        self.report.failed.append(item)
+        self.observer.file_done(found.path, 0, item)
+
+
+def _is_under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")

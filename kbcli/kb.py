@@ -1,0 +1,173 @@
+"""The facade the CLI drives: one object per kbcli home, a few calls per command."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from kbcli import __version__
+from kbcli.chunking import ChunkSettings
+from kbcli.config import check_index_name, model_cache
+from kbcli.errors import IndexNotFound, NothingToIndex, UsageError
+from kbcli.indexer import Observer, SyncReport, Syncer
+from kbcli.search import Searcher, model_spec_for
+from kbcli.store import MANIFEST, IndexReader, IndexWriter, Manifest, create_index
+
+
+@dataclass
+class IndexOptions:
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    precision: str = "fp32"
+    chunking: ChunkSettings = ChunkSettings()
+    wait: float = 0.0
+    prune_missing_sources: bool = False
+    commit_seconds: float = 60.0
+
+
+class KnowledgeBase:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.indexes = home / "indexes"
+        self.cache = model_cache(home)
+
+    def folder(self, name: str) -> Path:
+        return self.indexes / check_index_name(name)
+
+    def exists(self, name: str) -> bool:
+        return (self.folder(name) / MANIFEST).exists()
+
+    def names(self) -> list[str]:
+        if not self.indexes.is_dir():
+            return []
+        return sorted(p.name for p in self.indexes.iterdir() if (p / MANIFEST).exists())
+
+    def _require(self, name: str) -> Path:
+        folder = self.folder(name)
+        if not (folder / MANIFEST).exists():
+            known = ", ".join(self.names()) or "none yet"
+            raise IndexNotFound(f"no index named {name!r} in {self.indexes} (indexes: {known})")
+        return folder
+
+    def _embedder_factory(self, precision: str):
+        def make():
+            from kbcli.embedding import Embedder, model_for
+
+            return Embedder(self.cache, model_for(precision))
+
+        return make
+
+    # -- writing --
+    def index(
+        self, name: str, paths: Sequence[Path], options: IndexOptions, observer: Observer | None = None
+    ) -> SyncReport:
+        """Create the index if needed, add `paths` as sources, and bring it up to date."""
+        roots = [_check_source(p) for p in paths]
+        if not roots:
+            raise UsageError("give at least one file or folder to index")
+        folder = self.folder(name)
+        if not (folder / MANIFEST).exists():
+            from kbcli.embedding import model_for
+
+            spec = model_for(options.precision)
+            manifest = Manifest(
+                name=name,
+                model=spec.id,
+                precision=spec.precision,
+                dimension=spec.dimension,
+                token_limit=spec.token_limit,
+                chunking=options.chunking.as_dict(),
+                kbcli_version=__version__,
+            )
+            create_index(folder, manifest)
+        return self._sync(name, options, observer, new_sources=roots)
+
+    def refresh(self, name: str, options: IndexOptions, observer: Observer | None = None) -> SyncReport:
+        self._require(name)
+        return self._sync(name, options, observer, new_sources=[])
+
+    def _sync(
+        self, name: str, options: IndexOptions, observer: Observer | None, new_sources: list[Path]
+    ) -> SyncReport:
+        writer = IndexWriter(self._require(name), wait=options.wait)
+        try:
+            manifest = writer.manifest
+            model_spec_for(manifest)
+            for root in new_sources:
+                writer.add_source(str(root), options.include, options.exclude)
+            settings = ChunkSettings(**manifest.chunking)
+            syncer = Syncer(
+                writer,
+                self._embedder_factory(manifest.precision),
+                settings,
+                observer,
+                commit_seconds=options.commit_seconds,
+            )
+            report = syncer.run(prune_missing_sources=options.prune_missing_sources)
+        finally:
+            writer.close()
+        if new_sources and report.files == 0 and not report.failed:
+            raise NothingToIndex(
+                "no .pdf or .docx files found in " + ", ".join(str(p) for p in new_sources)
+                + (" matching the --include/--exclude patterns" if options.include or options.exclude else "")
+            )
+        return report
+
+    def remove(self, name: str) -> None:
+        folder = self._require(name)
+        writer = IndexWriter(folder)  # never delete under a running writer
+        try:
+            (folder / MANIFEST).unlink()
+        finally:
+            writer.close()
+        shutil.rmtree(folder)
+
+    # -- reading --
+    def reader(self, name: str) -> IndexReader:
+        return IndexReader(self._require(name))
+
+    def searcher(self, name: str) -> Searcher:
+        from kbcli.embedding import Embedder
+
+        reader = self.reader(name)
+        try:
+            spec = model_spec_for(reader.manifest)
+            return Searcher(name, reader, Embedder(self.cache, spec))
+        except BaseException:
+            reader.close()
+            raise
+
+    def info(self, name: str) -> dict[str, Any]:
+        reader = self.reader(name)
+        try:
+            manifest = reader.manifest
+            return {
+                "name": name,
+                "path": str(reader.folder),
+                "manifest": manifest.to_json(),
+                **reader.stats(),
+                "sources": [
+                    {"path": s.path, "include": list(s.include), "exclude": list(s.exclude),
+                     "exists": Path(s.path).exists()}
+                    for s in reader.sources()
+                ],
+                "files_detail": [
+                    {k: getattr(f, k) for k in ("path", "size", "mtime_ns", "sha256", "pages", "chunks",
+                                                "status", "reason", "detail", "indexed_at")}
+                    for f in reader.files()
+                ],
+            }
+        finally:
+            reader.close()
+
+
+def _check_source(path: Path) -> Path:
+    path = path.expanduser()
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or folder")
+    resolved = path.resolve()
+    if resolved.is_file() and resolved.suffix.lower() not in (".pdf", ".docx"):
+        raise UsageError(f"{path}: not a .pdf or .docx file")
+    return resolved
