@@ -7,8 +7,8 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any, Iterable, Optional
 
-import click
 import typer
+from typer.exceptions import TyperException
 from typer.core import TyperGroup
 
 from kbcli import __version__
@@ -18,12 +18,12 @@ from kbcli.errors import ExitCode, KbError, UsageError
 class _Group(TyperGroup):
     """The one place where domain errors become a one-line message and an exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except KbError as err:
             _fail(str(err), err.exit_code)
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, typer.Exit):
+        except (TyperException, typer.Exit, typer.Abort):
             raise
         except KeyboardInterrupt:
             _fail("interrupted", 130)
@@ -34,7 +34,7 @@ class _Group(TyperGroup):
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"kbcli: error: {message}", err=True)
+    typer.echo(f"kbcli: error: {message}", err=True)
     raise typer.Exit(int(code))
 
 

@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 from kbcli import __version__
 from kbcli.chunking import ChunkSettings
+from kbcli.discover import crawl
 from kbcli.config import check_index_name, model_cache
 from kbcli.errors import IndexNotFound, NothingToIndex, UsageError
 from kbcli.indexer import Observer, SyncReport, Syncer
@@ -67,6 +68,16 @@ class KnowledgeBase:
         roots = [_check_source(p) for p in paths]
         if not roots:
             raise UsageError("give at least one file or folder to index")
+        if not any(next(iter(crawl(root, options.include, options.exclude)), None) for root in roots):
+            raise NothingToIndex(
+                "no .pdf or .docx files found in " + ", ".join(str(p) for p in roots)
+                + (" matching the --include/--exclude patterns" if options.include or options.exclude else "")
+            )
+        if not any(next(iter(crawl(root, options.include, options.exclude)), None) for root in roots):
+            raise NothingToIndex(
+                "no .pdf or .docx files found in " + ", ".join(str(p) for p in roots)
+                + (" matching the --include/--exclude patterns" if options.include or options.exclude else "")
+            )
         folder = self.folder(name)
         if not (folder / MANIFEST).exists():
             from kbcli.embedding import model_for
@@ -108,11 +119,6 @@ class KnowledgeBase:
             report = syncer.run(prune_missing_sources=options.prune_missing_sources)
         finally:
             writer.close()
-        if new_sources and report.files == 0 and not report.failed:
-            raise NothingToIndex(
-                "no .pdf or .docx files found in " + ", ".join(str(p) for p in new_sources)
-                + (" matching the --include/--exclude patterns" if options.include or options.exclude else "")
-            )
         return report
 
     def remove(self, name: str) -> None:

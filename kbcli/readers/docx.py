@@ -37,7 +37,7 @@ def _table_lines(table) -> list[str]:
             for inner in cell.tables:
                 nested.extend(_table_lines(inner))
         if any(cells):
-            lines.append(" | ".join(cells))
+            lines.append(" | ".join(c for c in cells if c))
         lines.extend(nested)
     return lines
 

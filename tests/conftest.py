@@ -1,0 +1,76 @@
+"""Every test gets its own kbcli home; the exported ONNX model is shared by the whole session."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kbcli.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_DOCS = ROOT / "sample_docs"
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "corpus"
+EVAL = SHARED / "eval"
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Reuse a cache from an earlier run when the developer points at one; else one per session.
+    env = os.environ.get("KBCLI_TEST_CACHE")
+    return Path(env) if env else tmp_path_factory.mktemp("kbcli-cache")
+
+
+@pytest.fixture(autouse=True)
+def kbcli_home(tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("KBCLI_HOME", str(home))
+    monkeypatch.setenv("KBCLI_CACHE", str(model_cache))
+    return home
+
+
+class Cli:
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None, code: int | None = 0):
+        result = self.runner.invoke(app, [str(a) for a in args], input=input)
+        if code is not None:
+            assert result.exit_code == code, (
+                f"exit {result.exit_code} != {code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+                + (f"\nexception: {result.exception!r}" if result.exception else "")
+            )
+        return result
+
+    def json(self, *args: str, code: int | None = 0):
+        return json.loads(self(*args, code=code).stdout)
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
+
+
+@pytest.fixture(scope="session")
+def sample_index_home(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Path:
+    """One index of sample_docs/ shared by read-only tests (built through the real CLI)."""
+    home = tmp_path_factory.mktemp("sample-home")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("KBCLI_HOME", str(home))
+    mp.setenv("KBCLI_CACHE", str(model_cache))
+    try:
+        result = CliRunner().invoke(app, ["index", str(SAMPLE_DOCS), "--name", "sample", "--json"])
+        assert result.exit_code == 0, result.output
+    finally:
+        mp.undo()
+    return home
+
+
+@pytest.fixture
+def sample_index(sample_index_home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("KBCLI_HOME", str(sample_index_home))
+    return "sample"

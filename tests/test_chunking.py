@@ -1,0 +1,75 @@
+"""No chunk, with the prefix that is embedded with it, may exceed the model's token limit."""
+
+from pathlib import Path
+
+import pytest
+
+from kbcli.chunking import ChunkSettings, chunk_document, embed_prefix
+from kbcli.embedding import DEFAULT_MODEL, Tokenizer, packaged_model_dir
+from kbcli.readers import Document, Section, read_document
+
+from conftest import CORPUS, EVAL, SAMPLE_DOCS
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> Tokenizer:
+    return Tokenizer(packaged_model_dir(), DEFAULT_MODEL.token_limit)
+
+
+def _assert_fits(chunks, tokenizer: Tokenizer, limit: int = 256) -> None:
+    assert chunks
+    for chunk in chunks:
+        n = tokenizer.count(chunk.embed_text)
+        assert n <= limit, f"{n} tokens: {chunk.embed_text[:80]!r}"
+        assert chunk.embed_text.endswith(chunk.text)
+
+
+ADVERSARIAL = {
+    "prose": "The board approved the budget. " * 400,
+    "one enormous word": "x" * 5000 + " end",
+    "no spaces digits": "1234567890" * 800,
+    "chinese": "桑贾伊·甘地是英迪拉·甘地的次子，出生于新德里。他曾是印度国会的议员。" * 120,
+    "mixed": "Revenue grew 12% 收入增长百分之十二 in FY2023; " * 200,
+    "urls": "see https://example.com/a/b/c?x=1&y=2#frag " * 300,
+    "tiny": "Hi.",
+}
+
+
+@pytest.mark.parametrize("kind", list(ADVERSARIAL))
+def test_adversarial_text_fits_the_limit(kind: str, tokenizer: Tokenizer) -> None:
+    title = "A very long document title that goes on " * 10
+    doc = Document(Path("x.pdf"), title, 1, [Section(ADVERSARIAL[kind], page=1, heading="Part I > Chapter 2 > Notes " * 5)])
+    chunks = chunk_document(doc, tokenizer, ChunkSettings())
+    _assert_fits(chunks, tokenizer)
+
+
+def test_chunks_cover_the_text_with_overlap(tokenizer: Tokenizer) -> None:
+    text = " ".join(f"Sentence number {i} says something specific about item {i}." for i in range(300))
+    doc = Document(Path("x.docx"), "T", 0, [Section(text)])
+    chunks = chunk_document(doc, tokenizer, ChunkSettings(max_tokens=128, overlap=24))
+    _assert_fits(chunks, tokenizer, 128)
+    assert len(chunks) > 10
+    for i in range(300):  # every sentence survives whole in some chunk
+        needle = f"Sentence number {i} says something specific about item {i}."
+        assert any(needle in c.text for c in chunks), needle
+    for a, b in zip(chunks, chunks[1:]):  # consecutive chunks overlap
+        assert b.text.split()[0] in a.text
+        assert a.text.rstrip().endswith(".")  # cut at a sentence end when one is near
+
+
+def test_prefix_is_capped(tokenizer: Tokenizer) -> None:
+    prefix = embed_prefix("word " * 200, "heading " * 200, tokenizer)
+    assert tokenizer.count(prefix) - 2 <= 48
+
+
+def _real_documents():
+    paths = sorted(SAMPLE_DOCS.glob("*.*"))
+    paths += [CORPUS / "docx" / n for n in ("content__poi__bug65649.docx", "content__poi__stress008.docx")]
+    paths += [CORPUS / "pdf_tricky" / "cjk_zh_academic_paper_p1.pdf", EVAL / "financebench_dev" / "pdfs" / "AMCOR_2023Q2_10Q.pdf"]
+    return [p for p in paths if p.suffix.lower() in (".pdf", ".docx") and p.exists()]
+
+
+@pytest.mark.parametrize("path", _real_documents(), ids=lambda p: p.name)
+def test_real_documents_fit_the_limit(path: Path, tokenizer: Tokenizer) -> None:
+    chunks = chunk_document(read_document(path), tokenizer, ChunkSettings())
+    _assert_fits(chunks, tokenizer)

@@ -1,0 +1,74 @@
+"""Bad input: one clear line on stderr, the documented exit code, no traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import CORPUS, Cli
+
+
+def _one_line_error(result, *needles: str) -> None:
+    err = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
+    assert err.startswith("kbcli: error:") or "Usage:" in err, err
+    assert "Traceback" not in result.stdout + result.stderr
+    for needle in needles:
+        assert needle in err, err
+
+
+def test_unknown_index(cli: Cli) -> None:
+    result = cli("query", "nope", "anything", code=1)
+    _one_line_error(result, "no index named 'nope'")
+    _one_line_error(cli("info", "nope", code=1), "no index named")
+    _one_line_error(cli("refresh", "nope", code=1), "no index named")
+
+
+def test_missing_path_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
+    _one_line_error(cli("index", tmp_path / "missing", "--name", "x", code=2), "no such file or folder")
+
+
+def test_folder_without_documents(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    _one_line_error(cli("index", tmp_path, "--name", "empty", code=1), "no .pdf or .docx files found")
+
+
+def test_bad_options_are_usage_errors(cli: Cli) -> None:
+    assert cli("query", "x", "q", "--top-k", "0", code=2).exit_code == 2
+    assert cli("index", "--name", "x", code=2).exit_code == 2  # no PATH
+    assert cli("query", "x", code=2).exit_code == 2  # no question
+    _one_line_error(cli("index", ".", "--name", "../evil", code=2), "invalid index name")
+    _one_line_error(cli("bogus-command", code=2))
+
+
+def test_unreadable_file_gives_exit_3_and_is_reported_by_name(cli: Cli, tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copy(CORPUS / "pdf_tricky" / "damaged_23_bytes.pdf", tmp_path / "broken.pdf")
+    shutil.copy(CORPUS / "docx" / "feature__mammoth__tables.docx", tmp_path / "fine.docx")
+    result = cli("index", tmp_path, "--name", "mixed", "--json", code=3)
+    summary = json.loads(result.stdout)
+    assert summary["added"] == 1
+    assert summary["failed"] == [
+        {"file": str(tmp_path / "broken.pdf"), "reason": "damaged", "error": summary["failed"][0]["error"]}
+    ]
+    info = cli.json("info", "mixed", "--json")
+    assert [f["file"] for f in info["failed"]] == [str(tmp_path / "broken.pdf")]
+    listing = cli("info", "mixed", "--failed").stdout
+    assert "damaged" in listing and "fine.docx" not in listing
+
+
+def test_debug_is_the_way_to_a_traceback() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "kbcli", "query", "nope", "q"], capture_output=True, text=True
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("args", [["remove", "nope", "--yes"], ["sources", "nope"]])
+def test_other_commands_on_unknown_index(cli: Cli, args: list[str]) -> None:
+    _one_line_error(cli(*args, code=1), "no index named")
