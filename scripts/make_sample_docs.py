@@ -135,7 +135,10 @@ def build_pdf(
     )
     doc.subset_fonts()
     _fix_subset_tags(doc, path.name)
-    doc.save(path, garbage=4, deflate=True, clean=True, reproducible=True)
+    # fixed file identifier (otherwise MuPDF generates a random /ID per save)
+    file_id = hashlib.md5(f"kbcli-sample/{path.name}".encode()).hexdigest().upper()
+    doc.xref_set_key(-1, "ID", f"[<{file_id}><{file_id}>]")
+    doc.save(path, garbage=4, deflate=True, clean=True, no_new_id=True)
     doc.close()
 
 

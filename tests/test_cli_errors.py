@@ -14,10 +14,10 @@ from conftest import CORPUS, Cli
 
 def _one_line_error(result, *needles: str) -> None:
     err = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
-    assert err.startswith("kbcli: error:") or "Usage:" in err, err
+    assert err.startswith("kbcli: error:") or "Usage:" in result.stderr, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     for needle in needles:
-        assert needle in err, err
+        assert needle in result.stderr, result.stderr
 
 
 def test_unknown_index(cli: Cli) -> None:
