@@ -317,7 +317,7 @@ def run_set(cli: Kbcli, spec: EvalSet, args, log: Callable[[str], None]) -> dict
         log(f"[{spec.key}] done in {run.seconds:.1f} s")
     except CliError as err:
         result["error"] = str(err)
-        log(f"[{spec.key}] kbcli misbehaved:\n{err}")
+        log(f"[{spec.key}] kbcli misbehaved (details below the table)")
     return result
 
 
@@ -396,13 +396,15 @@ def print_report(report: dict[str, Any]) -> None:
             print(label.ljust(width) + "  " + "  ".join(cells[k].rjust(cols[k]) for k in results))
         print(caption)
     else:
-        table = Table(title="kbcli retrieval quality", caption=caption, title_justify="left", caption_justify="left")
+        table = Table(title="kbcli retrieval quality", title_justify="left")
         table.add_column("", style="bold")
         for key in results:
             table.add_column(key, justify="right")
         for label, cells in rows:
             table.add_row(label, *(cells[k] for k in results))
-        Console(width=max(100, shutil.get_terminal_size().columns)).print(table)
+        console = Console(width=max(100, shutil.get_terminal_size().columns))
+        console.print(table)
+        console.print(caption, highlight=False, soft_wrap=True)
     for key, r in results.items():
         if r.get("error"):
             print(f"\n[{key}] ERROR: {r['error']}", file=sys.stderr)
@@ -457,6 +459,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{datetime.now().strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
     version = cli.run("--version").stdout.strip()
+    if args.mode is not None and "--mode" not in cli.run("query", "--help").stdout:
+        # fail before spending minutes on indexing
+        print(f"{version} has no `kbcli query --mode` option; run without --mode", file=sys.stderr)
+        return 2
     log(f"{version} ({' '.join(cli.command)}), KBCLI_HOME={home}, KBCLI_CACHE={cache}")
     started = datetime.now().astimezone()
     results = {key: run_set(cli, SETS[key], args, log) for key in keys}

@@ -64,7 +64,7 @@ def model_spec_for(manifest: Manifest) -> "ModelSpec":
         available = ", ".join(m.fingerprint for m in MODELS.values())
         raise ModelMismatch(
             f"index {manifest.name!r} was built with {manifest.fingerprint} ({manifest.dimension} dims), "
-            f"but this kbcli embeds with {available}: rebuild the index with `kbcli index --rebuild`"
+            f"but this kbcli embeds with {available}: remove it (kbcli remove {manifest.name}) and index again"
         )
     return spec
 

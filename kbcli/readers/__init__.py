@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +48,9 @@ _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 
 
 def clean_text(text: str) -> str:
-    """Squeeze runs of blanks and drop empty lines; extraction leaves many in tables."""
+    """NFKC (ligatures like 'ﬁ' become 'fi', full-width forms plain), squeeze runs of blanks and
+    drop empty lines, which extraction leaves many of in tables."""
+    text = unicodedata.normalize("NFKC", text)
     lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
     return "\n".join(line for line in lines if line)
 

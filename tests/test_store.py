@@ -1,0 +1,96 @@
+"""The on-disk store: commits are atomic, deletes are real, ids are never reused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kbcli.errors import LockBusy
+from kbcli.store import IndexReader, IndexWriter, Manifest, create_index
+
+DIM = 8
+
+
+def _manifest() -> Manifest:
+    return Manifest(name="t", model="m", precision="fp32", dimension=DIM, token_limit=256, chunking={})
+
+
+def _unit(seed: int, n: int) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _file(path: str) -> dict:
+    return {"path": path, "source": "/src", "size": 1, "mtime_ns": 1, "sha256": path, "title": path, "pages": 1}
+
+
+def _chunks(n: int) -> list[dict]:
+    return [{"seq": i, "page": i + 1, "page_label": None, "heading": None, "text": f"chunk {i}"} for i in range(n)]
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    create_index(tmp_path / "t", _manifest())
+    return tmp_path / "t"
+
+
+def test_readers_see_only_committed_generations(folder: Path) -> None:
+    reader = IndexReader(folder)
+    writer = IndexWriter(folder)
+    try:
+        vectors = _unit(1, 3)
+        writer.put_file(_file("/src/a.pdf"), _chunks(3), vectors)
+        assert reader.search(vectors[0], 5) == []  # not committed yet
+        writer.commit()
+        hits = reader.search(vectors[0], 5)
+        assert [row.text for row, _ in hits][0] == "chunk 0" and hits[0][1] == pytest.approx(1.0, abs=1e-5)
+    finally:
+        writer.close()
+        reader.close()
+
+
+def test_deleted_chunks_leave_the_vectors_and_ids_are_never_reused(folder: Path) -> None:
+    writer = IndexWriter(folder)
+    try:
+        writer.put_file(_file("/src/a.pdf"), _chunks(2), _unit(1, 2))
+        writer.put_file(_file("/src/b.pdf"), _chunks(2), _unit(2, 2))
+        writer.commit()
+        first_ids = writer.chunk_ids()
+        assert writer.remove_file("/src/b.pdf") == 2
+        writer.put_file(_file("/src/c.pdf"), _chunks(2), _unit(3, 2))
+        writer.commit()
+        assert writer.chunk_ids() == writer.vector_ids()
+        assert not (writer.chunk_ids() - first_ids) & first_ids
+        assert min(writer.chunk_ids() - first_ids) > max(first_ids)
+    finally:
+        writer.close()
+    reader = IndexReader(folder)
+    try:
+        paths = {row.path for row, _ in reader.search(_unit(2, 1)[0], 10)}
+        assert paths == {"/src/a.pdf", "/src/c.pdf"}
+    finally:
+        reader.close()
+
+
+def test_uncommitted_work_is_discarded_on_close(folder: Path) -> None:
+    writer = IndexWriter(folder)
+    writer.put_file(_file("/src/a.pdf"), _chunks(2), _unit(1, 2))
+    writer.close()
+    reader = IndexReader(folder)
+    try:
+        assert reader.stats()["chunks"] == 0 and reader.generation == 0
+    finally:
+        reader.close()
+    assert sorted(p.name for p in folder.glob("vectors-*")) == []
+
+
+def test_one_writer_at_a_time(folder: Path) -> None:
+    first = IndexWriter(folder)
+    try:
+        with pytest.raises(LockBusy):
+            IndexWriter(folder, wait=0.3)
+    finally:
+        first.close()
+    IndexWriter(folder).close()  # released with the first writer
