@@ -332,7 +332,7 @@ def sources(ctx: typer.Context, name: NameArg, as_json: JsonOpt = False) -> None
     for s in data:
         flags = "" if s["exists"] else "  [missing]"
         patterns = " ".join([*(f"--include {p}" for p in s["include"]), *(f"--exclude {p}" for p in s["exclude"])])
-        out.print(f"{s['path']}{flags}" + (f"  ({patterns})" if patterns else ""), highlight=False)
+        out.print(f"{s['path']}{flags}" + (f"  ({patterns})" if patterns else ""), highlight=False, markup=False)
 
 
 @app.command()

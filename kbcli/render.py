@@ -167,9 +167,9 @@ def render_info(console: Console, info: dict[str, Any]) -> None:
         ("generation", info["generation"]),
     ]
     for s in info["sources"]:
-        rows.append(("source", s["path"] + ("" if s["exists"] else "  [missing]")))
+        rows.append(("source", s["path"] + ("" if s["exists"] else "  (missing)")))
     for label, value in rows:
-        table.add_row(label, str(value))
+        table.add_row(label, Text(str(value)))
     console.print(table)
 
 
