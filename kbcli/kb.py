@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,7 +26,8 @@ class IndexOptions:
     chunking: ChunkSettings = ChunkSettings()
     wait: float = 0.0
     prune_missing_sources: bool = False
-    commit_seconds: float = 60.0
+    # Long runs commit this often, bounding the work a kill or power cut can lose.
+    commit_seconds: float = field(default_factory=lambda: float(os.environ.get("KBCLI_COMMIT_SECONDS", "60")))
 
 
 class KnowledgeBase:

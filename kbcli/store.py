@@ -283,6 +283,29 @@ class IndexReader:
         with self.snapshot() as conn:
             return _sources(conn)
 
+    def verify(self) -> list[str]:
+        """Problems in the committed state: vectors without chunks, chunks without vectors or
+        files, and file records whose chunk count is wrong. Empty when the index is consistent."""
+        import faiss
+
+        with self.snapshot() as conn:
+            vector_ids = set(faiss.vector_to_array(self._vectors.id_map).tolist()) if self._vectors.ntotal else set()
+            chunk_ids = {r[0] for r in conn.execute("SELECT id FROM chunks")}
+            orphans = conn.execute("SELECT COUNT(*) FROM chunks WHERE file_id NOT IN (SELECT id FROM files)").fetchone()[0]
+            wrong = conn.execute(
+                "SELECT f.path, f.chunks, COUNT(c.id) FROM files f LEFT JOIN chunks c ON c.file_id = f.id"
+                " GROUP BY f.id HAVING f.chunks != COUNT(c.id)"
+            ).fetchall()
+        problems = []
+        if vector_ids - chunk_ids:
+            problems.append(f"{len(vector_ids - chunk_ids)} vectors have no chunk")
+        if chunk_ids - vector_ids:
+            problems.append(f"{len(chunk_ids - vector_ids)} chunks have no vector")
+        if orphans:
+            problems.append(f"{orphans} chunks belong to no file")
+        problems += [f"{path}: manifest says {n} chunks, store has {m}" for path, n, m in wrong]
+        return problems
+
     def files(self, status: str | None = None) -> list[FileRecord]:
         with self.snapshot() as conn:
             return _files(conn, status)
