@@ -330,6 +330,8 @@ def _fmt(value: Any, kind: str = "") -> str:
     if kind == "mrr":
         return f"{value:.3f}"
     if kind == "s":
+        if value < 1:
+            return f"{1000 * value:.0f} ms"
         return f"{value:.2f} s" if value < 100 else f"{value:.0f} s"
     return str(value)
 
@@ -382,6 +384,9 @@ def print_report(report: dict[str, Any]) -> None:
         f"top-k {settings['top_k']}, mode {settings['mode'] or '(default)'}, limit {settings['limit'] or 'all'}, "
         f"home {settings['home']}  |  cmrc 'doc recall@k' = hit@k; a question counts once"
     )
+    load = settings["loadavg_1_5_15_after"][1]
+    if load > 0.75 * (os.cpu_count() or 1) + 1:
+        caption += f"  |  busy machine (5-min load {load} on {os.cpu_count()} CPUs): timings are inflated"
     if not settings["model_cache_warm"]:
         caption += "  |  model cache was cold: the first index time includes the ONNX export"
     try:
@@ -430,6 +435,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=BENCH / ".cache", help="KBCLI_CACHE, the shared ONNX export (default: bench/.cache)")
     parser.add_argument("--eval-dir", type=Path, default=DEFAULT_EVAL, help=f"evaluation data (default: {DEFAULT_EVAL})")
     parser.add_argument("--reuse", action="store_true", help="reuse an existing index instead of rebuilding it")
+    parser.add_argument(
+        "--fresh", action="store_true",
+        help="delete the whole bench home first (its indexes only; e.g. after an index format change)",
+    )
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N questions of each set")
     parser.add_argument("--mode", default=None, help="pass --mode MODE to `kbcli query` (omitted by default)")
     parser.add_argument("--top-k", type=int, default=10, help="hits per question (default 10; recall@k needs k <= top-k)")
@@ -447,6 +456,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--top-k must be at least 1")
     args.eval_dir = args.eval_dir.resolve()
     home, cache = args.home.resolve(), args.cache.resolve()
+    if args.reuse and args.fresh:
+        parser.error("--fresh and --reuse exclude each other")
+    if args.fresh and home.exists():
+        if home in (ROOT, Path.home(), Path("/")) or not (home / "indexes").is_dir() and any(home.iterdir()):
+            parser.error(f"--fresh: {home} does not look like a kbcli bench home; delete it yourself")
+        shutil.rmtree(home)
     home.mkdir(parents=True, exist_ok=True)
     cache.mkdir(parents=True, exist_ok=True)
     cache_was_warm = any(cache.iterdir())  # if not, the first index build includes the ONNX export
@@ -465,7 +480,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     log(f"{version} ({' '.join(cli.command)}), KBCLI_HOME={home}, KBCLI_CACHE={cache}")
     started = datetime.now().astimezone()
+    load_before = os.getloadavg()
     results = {key: run_set(cli, SETS[key], args, log) for key in keys}
+    load_after = os.getloadavg()
     report = {
         "settings": {
             "started_at": started.isoformat(timespec="seconds"),
@@ -474,6 +491,8 @@ def main(argv: list[str] | None = None) -> int:
             "git_commit": git_commit(),
             "python": platform.python_version(),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "loadavg_1_5_15_before": [round(x, 2) for x in load_before],
+            "loadavg_1_5_15_after": [round(x, 2) for x in load_after],
             "sets": keys,
             "home": str(home),
             "cache": str(cache),

@@ -237,6 +237,10 @@ def query(
     from_file: Annotated[
         Optional[Path], typer.Option("--from-file", "-f", metavar="FILE", help="Batch mode: one question a line ('-' for stdin); the model loads once.")
     ] = None,
+    mode: Annotated[
+        str, typer.Option("--mode", "-m", help="hybrid (meaning + exact words, fused), vector (meaning) or keyword (BM25).")
+    ] = "hybrid",
+    explain: Annotated[bool, typer.Option("--explain", help="Show why each hit ranked: vector and keyword ranks and scores.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one object a line in batch mode).")] = False,
 ) -> None:
     """Find the passages in NAME that answer a question, with file, page and section.
@@ -244,21 +248,24 @@ def query(
     Examples:
       kbcli query work "notice period for terminating the lease"
       kbcli query work "capital expenditure 2023" --top-k 10 --json
+      kbcli query work "INV-2023-0042" --mode keyword --explain
       kbcli query work --from-file questions.txt --json > answers.jsonl
     """
     from kbcli.render import print_json, render_result
+    from kbcli.search import SearchSettings
 
+    settings = SearchSettings.from_env(mode)
     questions = _questions(question, from_file)
-    searcher = _kb(ctx).searcher(name)
+    searcher = _kb(ctx).searcher(name, load_model=settings.mode != "keyword")
     out, _ = _consoles()
     batch = from_file is not None
     try:
         for text in questions:
-            result = searcher.search(text, top_k)
+            result = searcher.search(text, top_k, settings)
             if as_json:
-                print_json(result.to_json(), pretty=not batch)
+                print_json(result.to_json(explain), pretty=not batch)
             else:
-                render_result(out, result, show_query=batch)
+                render_result(out, result, show_query=batch, explain=explain)
     finally:
         searcher.close()
 

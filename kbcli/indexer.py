@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable
 
 from kbcli.chunking import ChunkSettings, chunk_document
 from kbcli.discover import FoundFile, Skipped, crawl
+from kbcli.keywords import name_words, segment
 from kbcli.readers import UNREADABLE, FileFailure, read_document
 from kbcli.store import FileRecord, IndexWriter, Source
 
@@ -188,7 +189,7 @@ class Syncer:
                     continue
                 record = removed_by_sha.pop(sha, None)
                 if record is not None:
-                    self.writer.move_file(record.path, _file_values(found, sha))
+                    self.writer.move_file(record.path, _file_values(found, sha), name_words(str(found.path), record.title))
                     plan.removed.remove(record)
                     self.report.moved += 1
                     continue
@@ -218,8 +219,16 @@ class Syncer:
             return
         chunks = chunk_document(document, self.embedder.tokenizer, self.chunking)
         vectors = self.embedder.embed([c.embed_text for c in chunks], on_batch=self.observer.chunks_embedded)
+        name = name_words(str(found.path), document.title)
         rows = [
-            {"seq": c.seq, "page": c.page, "page_label": c.page_label, "heading": c.heading, "text": c.text}
+            {
+                "seq": c.seq,
+                "page": c.page,
+                "page_label": c.page_label,
+                "heading": c.heading,
+                "text": c.text,
+                "keywords": {"name": name, "heading": segment(c.heading or ""), "body": segment(c.text)},
+            }
             for c in chunks
         ]
         values = {**_file_values(found, sha), "title": document.title, "pages": document.pages}

@@ -136,13 +136,14 @@ class KnowledgeBase:
     def reader(self, name: str) -> IndexReader:
         return IndexReader(self._require(name))
 
-    def searcher(self, name: str) -> Searcher:
+    def searcher(self, name: str, load_model: bool = True) -> Searcher:
+        """An open index for many queries; keyword-only search can skip loading the model."""
         from kbcli.embedding import Embedder
 
         reader = self.reader(name)
         try:
             spec = model_spec_for(reader.manifest)
-            return Searcher(name, reader, Embedder(self.cache, spec))
+            return Searcher(name, reader, Embedder(self.cache, spec) if load_model else None)
         except BaseException:
             reader.close()
             raise

@@ -52,7 +52,18 @@ def _citation(hit) -> str:
     return "  ·  ".join(parts)
 
 
-def render_result(console: Console, result: QueryResult, show_query: bool = False) -> None:
+def _explanation(hit) -> Text:
+    why = hit.explain
+    parts = []
+    parts.append(f"vector #{why.vector_rank} ({why.vector_score:.3f})" if why.vector_rank else "vector —")
+    parts.append(f"keyword #{why.keyword_rank} ({why.keyword_score:.2f})" if why.keyword_rank else "keyword —")
+    parts.append(f"fused {why.fused:.4f}")
+    if len(hit.seqs) > 1:
+        parts.append(f"{len(hit.seqs)} neighbouring chunks merged")
+    return Text("why: " + " · ".join(parts) + "\n", style="dim")
+
+
+def render_result(console: Console, result: QueryResult, show_query: bool = False, explain: bool = False) -> None:
     if show_query:
         console.print(Text(f"» {result.query}", style="bold"))
     if not result.hits:
@@ -62,6 +73,8 @@ def render_result(console: Console, result: QueryResult, show_query: bool = Fals
     for hit in result.hits:
         title = Text.assemble((f"#{hit.rank} ", "bold cyan"), (_citation(hit), "bold"), (f"  score {hit.score:.3f}", "dim"))
         body = Text()
+        if explain and hit.explain is not None:
+            body.append_text(_explanation(hit))
         if hit.heading:
             body.append(f"§ {hit.heading}\n", style="italic magenta")
         passage = Text(hit.text)

@@ -33,7 +33,7 @@ from kbcli.errors import IndexExists, IndexNotFound, KbError, LockBusy
 if TYPE_CHECKING:
     import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 DATABASE = "index.sqlite"
 LOCK = "write.lock"
@@ -66,6 +66,9 @@ CREATE TABLE IF NOT EXISTS chunks (
     heading TEXT,
     text TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks(file_id, seq);
+-- BM25 keyword side: rowid = chunk id; words pre-segmented for CJK (kbcli.keywords).
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    name, heading, body, tokenize='porter unicode61 remove_diacritics 2');
 """
 
 
@@ -238,16 +241,31 @@ class IndexReader:
             self._conn.execute("COMMIT")
 
     def search(self, vector: "np.ndarray", k: int) -> list[tuple[ChunkRow, float]]:
-        import numpy as np
-
+        """The k nearest chunks with their cosine scores (vector search only)."""
         with self.snapshot() as conn:
-            assert self._vectors is not None
-            if self._vectors.ntotal == 0 or k <= 0:
-                return []
-            scores, ids = self._vectors.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k)
-            found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+            found = self.vector_search(conn, vector, k)
             rows = _chunk_rows(conn, [i for i, _ in found])
         return [(rows[i], s) for i, s in found if i in rows]
+
+    def vector_search(self, conn: sqlite3.Connection, vector: "np.ndarray", k: int) -> list[tuple[int, float]]:
+        """(chunk id, cosine) of the k nearest chunks; call inside `snapshot()`."""
+        import numpy as np
+
+        assert self._vectors is not None
+        if self._vectors.ntotal == 0 or k <= 0:
+            return []
+        scores, ids = self._vectors.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def keyword_search(
+        self, conn: sqlite3.Connection, match: str, k: int, weights: tuple[float, float, float]
+    ) -> list[tuple[int, float]]:
+        """(chunk id, BM25 score, higher is better) of the k best keyword matches; inside `snapshot()`."""
+        sql = "SELECT rowid, -bm25(chunks_fts, ?, ?, ?) AS s FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY s DESC LIMIT ?"
+        return [(int(r[0]), float(r[1])) for r in conn.execute(sql, (*weights, match, k))]
+
+    def rows(self, conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, ChunkRow]:
+        return _chunk_rows(conn, ids)
 
     def neighbours(self, file_id: int, seqs: Iterable[int]) -> dict[int, str]:
         seqs = list(seqs)
@@ -291,6 +309,7 @@ class IndexReader:
         with self.snapshot() as conn:
             vector_ids = set(faiss.vector_to_array(self._vectors.id_map).tolist()) if self._vectors.ntotal else set()
             chunk_ids = {r[0] for r in conn.execute("SELECT id FROM chunks")}
+            keyword_ids = {r[0] for r in conn.execute("SELECT rowid FROM chunks_fts")}
             orphans = conn.execute("SELECT COUNT(*) FROM chunks WHERE file_id NOT IN (SELECT id FROM files)").fetchone()[0]
             wrong = conn.execute(
                 "SELECT f.path, f.chunks, COUNT(c.id) FROM files f LEFT JOIN chunks c ON c.file_id = f.id"
@@ -301,6 +320,8 @@ class IndexReader:
             problems.append(f"{len(vector_ids - chunk_ids)} vectors have no chunk")
         if chunk_ids - vector_ids:
             problems.append(f"{len(chunk_ids - vector_ids)} chunks have no vector")
+        if keyword_ids != chunk_ids:
+            problems.append(f"keyword index differs from chunks by {len(keyword_ids ^ chunk_ids)} rows")
         if orphans:
             problems.append(f"{orphans} chunks belong to no file")
         problems += [f"{path}: manifest says {n} chunks, store has {m}" for path, n, m in wrong]
@@ -377,6 +398,7 @@ class IndexWriter:
         ids = [r[0] for r in self._conn.execute("SELECT id FROM chunks WHERE file_id=?", (file_id,))]
         if ids:
             self._vectors.remove_ids(np.asarray(ids, dtype=np.int64))
+            self._conn.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id=?)", (file_id,))
             self._conn.execute("DELETE FROM chunks WHERE file_id=?", (file_id,))
         return len(ids)
 
@@ -410,6 +432,11 @@ class IndexWriter:
                 (file_id, chunk["seq"], chunk["page"], chunk["page_label"], chunk["heading"], chunk["text"]),
             )
             ids.append(cur.lastrowid)
+            words = chunk.get("keywords") or {}
+            self._conn.execute(
+                "INSERT INTO chunks_fts(rowid, name, heading, body) VALUES (?,?,?,?)",
+                (cur.lastrowid, words.get("name", ""), words.get("heading", ""), words.get("body", chunk["text"])),
+            )
         if ids:
             self._vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
         self.dirty = True
@@ -432,11 +459,16 @@ class IndexWriter:
         self.dirty = True
         return removed
 
-    def move_file(self, old_path: str, file: dict[str, Any]) -> None:
-        """A renamed file with unchanged content keeps its chunks and vectors."""
+    def move_file(self, old_path: str, file: dict[str, Any], name_words: str) -> None:
+        """A renamed file with unchanged content keeps its chunks and vectors (its name words change)."""
         values = {**file, "indexed_at": now_iso()}
         sets = ", ".join(f"{c}=?" for c in values)
         self._conn.execute(f"UPDATE files SET {sets} WHERE path=?", [*values.values(), old_path])
+        self._conn.execute(
+            "UPDATE chunks_fts SET name=? WHERE rowid IN"
+            " (SELECT c.id FROM chunks c JOIN files f ON f.id=c.file_id WHERE f.path=?)",
+            (name_words, file["path"]),
+        )
         self.dirty = True
 
     def touch_file(self, path: str, size: int, mtime_ns: int) -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from kbcli.store import FORMAT_VERSION
+
 from conftest import SAMPLE_DOCS, Cli
 
 QUESTIONS = [
@@ -74,7 +76,7 @@ def test_list_info_sources_remove(cli: Cli, tmp_path: Path) -> None:
     assert [i["name"] for i in listed["indexes"]] == ["one"] and listed["indexes"][0]["files"] == 1
     info = cli.json("info", "one", "--json", "--files")
     manifest = info["manifest"]
-    assert manifest["format"] == 1 and manifest["dimension"] == 384 and manifest["token_limit"] == 256
+    assert manifest["format"] == FORMAT_VERSION and manifest["dimension"] == 384 and manifest["token_limit"] == 256
     assert manifest["model"] == "sentence-transformers/all-MiniLM-L6-v2" and manifest["chunking"]["max_tokens"] == 256
     (f,) = info["files_detail"]
     assert len(f["sha256"]) == 64 and f["size"] > 0 and f["mtime_ns"] > 0 and f["pages"] == 5

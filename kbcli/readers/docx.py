@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -50,6 +51,7 @@ class _SectionBuilder:
 
     def heading(self, level: int, text: str) -> None:
         self.flush()
+        text = " ".join(unicodedata.normalize("NFKC", text).split())
         while self.path and self.path[-1][0] >= level:
             self.path.pop()
         self.path.append((level, text))

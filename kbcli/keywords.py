@@ -1,0 +1,84 @@
+"""Words for the keyword (BM25) side of search, the same way for chunks and for queries.
+
+SQLite FTS5 (unicode61 + Porter stemming) splits Latin, Cyrillic, Arabic... text by itself, but
+treats a run of Chinese characters as one token. So Han runs are segmented into words with jieba
+and kana/hangul runs into character bigrams before FTS5 sees them; the rest passes through.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_KANA_HANGUL = r"\u3040-\u30ff\u31f0-\u31ff\uac00-\ud7af"
+_CJK_RUN = re.compile(f"[{_HAN}]+|[{_KANA_HANGUL}]+")
+_HAN_CHAR = re.compile(f"[{_HAN}]")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+# Question words carry no evidence; FTS5 has no stopword list of its own.
+STOPWORDS = frozenset(
+    """a about above after all also am an and any are as at be because been before being below between
+    both but by can could did do does doing down during each few for from further had has have having he
+    her here hers him his how i if in into is it its itself just me more most my no nor not now of off on
+    once only or other our out over own same she should so some such than that the their them then there
+    these they this those through to too under until up very was we were what when where which while who
+    whom why will with would you your please give based answer question using shown details relying
+    的 了 是 在 和 与 及 或 什么 哪 哪个 哪些 谁 吗 呢 吧 啊 多少 怎么 如何 为什么 几""".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba
+
+
+def has_cjk(text: str) -> bool:
+    return _CJK_RUN.search(text) is not None
+
+
+def _segment(match: re.Match[str]) -> str:
+    run = match.group(0)
+    if _HAN_CHAR.match(run):
+        return " " + " ".join(_jieba().cut(run)) + " "
+    if len(run) == 1:
+        return f" {run} "
+    return " " + " ".join(run[i : i + 2] for i in range(len(run) - 1)) + " "
+
+
+def segment(text: str) -> str:
+    """Text with CJK runs split into space-separated words, ready for FTS5's unicode61 tokenizer."""
+    if not has_cjk(text):
+        return text
+    return _CJK_RUN.sub(_segment, text)
+
+
+def name_words(path: str, title: str | None) -> str:
+    """A file's name and title as words: 'AMAZON_2017_10K.pdf' -> 'AMAZON 2017 10K'."""
+    stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    words = re.sub(r"[_\-.]+", " ", stem)
+    if title and title != stem:
+        words += " " + title
+    return segment(words)
+
+
+def query_terms(query: str) -> list[str]:
+    """Distinct query words worth matching, in order."""
+    seen: dict[str, None] = {}
+    for word in _WORD.findall(segment(query).lower()):
+        if word not in STOPWORDS and not (len(word) == 1 and word.isascii() and not word.isdigit()):
+            seen.setdefault(word, None)
+    return list(seen)
+
+
+def fts_query(query: str) -> str | None:
+    """An FTS5 MATCH expression: any of the query's words (quoted, so nothing is FTS syntax)."""
+    terms = query_terms(query)
+    if not terms:
+        return None
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
