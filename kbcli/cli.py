@@ -209,6 +209,51 @@ def refresh(
     _finish_sync(ctx, name, report, as_json, quiet)
 
 
+@app.command()
+def watch(
+    ctx: typer.Context,
+    name: NameArg,
+    debounce: Annotated[
+        float, typer.Option("--debounce", metavar="SECONDS", help="Refresh once changes have been quiet this long.")
+    ] = 2.0,
+    wait: WaitOpt = 60.0,
+    quiet: QuietOpt = False,
+    log_file: LogFileOpt = None,
+) -> None:
+    """Keep NAME current: refresh now, then whenever files in its sources change (Ctrl-C stops).
+
+    For a live folder rather than cron. Each refresh logs one summary line.
+
+    Example:  kbcli watch work --debounce 5 --log-file ~/kbcli-watch.log
+    """
+    from kbcli.kb import IndexOptions
+    from kbcli.render import LogLines
+    from kbcli.watch import watch as watch_sources
+
+    kb = _kb(ctx)
+    roots = [Path(s.path) for s in kb.sources(name)]
+    observer = _observer(_consoles()[1], True, False, log_file) if log_file else LogLines(sys.stderr, quiet=True)
+    log = LogLines(sys.stderr, quiet=quiet)
+
+    def refresh() -> None:
+        try:
+            report = kb.refresh(name, IndexOptions(wait=wait), observer)
+        except KbError as err:  # a busy lock or a vanished index: say so and keep watching
+            log.log(f"refresh failed: {err}", error=True)
+            return
+        log.log(
+            f"refreshed {name}: {report.added} added, {report.modified} modified, {report.removed} removed, "
+            f"{report.moved} moved, {len(report.failed)} failed, {report.seconds:.1f}s",
+            error=bool(report.failed),
+        )
+
+    log.log(f"watching {len(roots)} source(s) of {name!r}; Ctrl-C to stop")
+    try:
+        watch_sources(roots, refresh, debounce=debounce)
+    except KeyboardInterrupt:
+        log.log("stopped")
+
+
 def _questions(question: str | None, from_file: Path | None) -> Iterable[str]:
     if question is not None and from_file is not None:
         raise UsageError("give a QUESTION or --from-file, not both")

@@ -15,7 +15,7 @@ from kbcli.config import check_index_name, model_cache
 from kbcli.errors import IndexNotFound, NothingToIndex, UsageError
 from kbcli.indexer import Observer, SyncReport, Syncer
 from kbcli.search import Searcher, model_spec_for
-from kbcli.store import MANIFEST, IndexReader, IndexWriter, Manifest, create_index
+from kbcli.store import MANIFEST, IndexReader, IndexWriter, Manifest, Source, create_index
 
 
 @dataclass
@@ -147,6 +147,13 @@ class KnowledgeBase:
         except BaseException:
             reader.close()
             raise
+
+    def sources(self, name: str) -> list[Source]:
+        reader = self.reader(name)
+        try:
+            return reader.sources()
+        finally:
+            reader.close()
 
     def info(self, name: str) -> dict[str, Any]:
         reader = self.reader(name)

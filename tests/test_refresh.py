@@ -128,3 +128,29 @@ def test_log_lines_and_log_file_when_not_a_terminal(cli: Cli, folder: Path, tmp_
     assert "committed generation 1" in log.read_text()
     quiet = cli("refresh", "r", "--quiet")
     assert quiet.stdout == "" and quiet.stderr == ""
+
+
+@pytest.mark.slow
+def test_watch_refreshes_when_a_file_appears(cli: Cli, folder: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    cli("index", folder, "--name", "r")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kbcli", "watch", "r", "--debounce", "0.5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        assert "watching 1 source" in proc.stderr.readline()
+        assert "refreshed r: 0 added" in proc.stderr.readline()  # the refresh at start
+        _word(folder / "comet_notes.docx", "Halley's comet returns to the inner solar system about every 76 years.")
+        line = proc.stderr.readline()
+        assert "refreshed r: 1 added" in line, line
+        hits = cli.json("query", "r", "How often does Halley's comet return?", "--json", "-k", "1")["hits"]
+        assert Path(hits[0]["file"]).name == "comet_notes.docx"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
