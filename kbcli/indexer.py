@@ -65,6 +65,12 @@ class Observer:
 
     def committed(self, generation: int) -> None: ...
 
+    def file_removed(self, path: str) -> None: ...
+
+    def file_moved(self, old: str, new: str) -> None: ...
+
+    def finished(self, report: "SyncReport") -> None: ...
+
 
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
@@ -122,6 +128,7 @@ class Syncer:
         for record in plan.removed:
             self.report.chunks_removed += self.writer.remove_file(record.path)
             self.report.removed += 1
+            self.observer.file_removed(record.path)
         self.report.unchanged = plan.unchanged
         last_commit = time.monotonic()
         for found, sha in plan.process:
@@ -131,6 +138,7 @@ class Syncer:
                 last_commit = time.monotonic()
         self._commit()
         self.report.seconds = round(time.monotonic() - started, 3)
+        self.observer.finished(self.report)
         return self.report
 
     def _commit(self) -> None:
@@ -192,6 +200,7 @@ class Syncer:
                     self.writer.move_file(record.path, _file_values(found, sha), name_words(str(found.path), record.title))
                     plan.removed.remove(record)
                     self.report.moved += 1
+                    self.observer.file_moved(record.path, str(found.path))
                     continue
             still.append((found, known_sha))
         plan.process = still

@@ -261,3 +261,16 @@ class LogLines(Observer):
 
     def committed(self, generation: int) -> None:
         self.log(f"committed generation {generation}")
+
+    def file_removed(self, path: str) -> None:
+        self.log(f"removed {path}")
+
+    def file_moved(self, old: str, new: str) -> None:
+        self.log(f"moved {old} -> {new}")
+
+    def finished(self, report: SyncReport) -> None:
+        self.log(
+            f"done: {report.added} added, {report.modified} modified, {report.removed} removed, "
+            f"{report.moved} moved, {report.unchanged} unchanged, {len(report.failed)} failed, "
+            f"{report.chunks_added} chunks added, {report.chunks_removed} removed in {report.seconds:.1f}s"
+        )
