@@ -158,6 +158,10 @@ def index(
     precision: Annotated[
         str, typer.Option("--precision", help="Embedding runtime for a new index: fp32 (exact) or int8 (faster, slightly less accurate).")
     ] = "fp32",
+    vector_index: Annotated[
+        str,
+        typer.Option("--vector-index", help="For a new index: flat (exact), ivf (approximate, for very large indexes) or auto (flat, then ivf past 200k chunks)."),
+    ] = "auto",
     wait: WaitOpt = 0.0,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -174,7 +178,9 @@ def index(
 
     kb = _kb(ctx)
     _, err = _consoles()
-    options = IndexOptions(include=tuple(include or ()), exclude=tuple(exclude or ()), precision=precision, wait=wait)
+    options = IndexOptions(
+        include=tuple(include or ()), exclude=tuple(exclude or ()), precision=precision, vector_index=vector_index, wait=wait
+    )
     observer = _observer(err, quiet, as_json, log_file)
     with observer:
         report = kb.index(name, paths, options, observer)

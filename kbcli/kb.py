@@ -23,6 +23,7 @@ class IndexOptions:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     precision: str = "fp32"
+    vector_index: str = "auto"
     chunking: ChunkSettings = ChunkSettings()
     wait: float = 0.0
     prune_missing_sources: bool = False
@@ -93,6 +94,7 @@ class KnowledgeBase:
                 token_limit=spec.token_limit,
                 chunking=options.chunking.as_dict(),
                 kbcli_version=__version__,
+                vector_index=_check_vector_index(options.vector_index),
             )
             create_index(folder, manifest)
         return self._sync(name, options, observer, new_sources=roots)
@@ -177,6 +179,12 @@ class KnowledgeBase:
             }
         finally:
             reader.close()
+
+
+def _check_vector_index(kind: str) -> str:
+    if kind not in ("auto", "flat", "ivf"):
+        raise UsageError(f"unknown vector index {kind!r}: choose auto, flat or ivf")
+    return kind
 
 
 def _check_source(path: Path) -> Path:

@@ -105,6 +105,7 @@ class Manifest:
     created_at: str = field(default_factory=now_iso)
     format: int = FORMAT_VERSION
     kbcli_version: str = ""
+    vector_index: str = "auto"  # auto | flat | ivf (kbcli.vectors)
 
     @property
     def fingerprint(self) -> str:
@@ -183,19 +184,10 @@ def _vector_file(folder: Path, generation: int) -> Path:
     return folder / f"vectors-{generation}.faiss"
 
 
-def _new_faiss(dimension: int):
-    import faiss
+def _load_vectors(folder: Path, generation: int, dimension: int, mmap: bool):
+    from kbcli.vectors import VectorIndex
 
-    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
-
-
-def _read_faiss(path: Path, dimension: int, mmap: bool):
-    import faiss
-
-    if not path.exists():
-        return _new_faiss(dimension)
-    flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
-    return faiss.read_index(str(path), flags)
+    return VectorIndex.load(_vector_file(folder, generation), dimension, mmap)
 
 
 _CHUNK_COLUMNS = (
@@ -234,7 +226,7 @@ class IndexReader:
         try:
             generation = int(self._conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
             if generation != self.generation:
-                self._vectors = _read_faiss(_vector_file(self.folder, generation), self.manifest.dimension, mmap=True)
+                self._vectors = _load_vectors(self.folder, generation, self.manifest.dimension, mmap=True)
                 self.generation = generation
             yield self._conn
         finally:
@@ -249,13 +241,8 @@ class IndexReader:
 
     def vector_search(self, conn: sqlite3.Connection, vector: "np.ndarray", k: int) -> list[tuple[int, float]]:
         """(chunk id, cosine) of the k nearest chunks; call inside `snapshot()`."""
-        import numpy as np
-
         assert self._vectors is not None
-        if self._vectors.ntotal == 0 or k <= 0:
-            return []
-        scores, ids = self._vectors.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        return self._vectors.search(vector, k)
 
     def keyword_search(
         self, conn: sqlite3.Connection, match: str, k: int, weights: tuple[float, float, float]
@@ -304,10 +291,8 @@ class IndexReader:
     def verify(self) -> list[str]:
         """Problems in the committed state: vectors without chunks, chunks without vectors or
         files, and file records whose chunk count is wrong. Empty when the index is consistent."""
-        import faiss
-
         with self.snapshot() as conn:
-            vector_ids = set(faiss.vector_to_array(self._vectors.id_map).tolist()) if self._vectors.ntotal else set()
+            vector_ids = self._vectors.ids()
             chunk_ids = {r[0] for r in conn.execute("SELECT id FROM chunks")}
             keyword_ids = {r[0] for r in conn.execute("SELECT rowid FROM chunks_fts")}
             orphans = conn.execute("SELECT COUNT(*) FROM chunks WHERE file_id NOT IN (SELECT id FROM files)").fetchone()[0]
@@ -357,7 +342,7 @@ class IndexWriter:
             self._conn = _connect(folder, readonly=False)
             self._sweep()
             self.generation = self._committed_generation()
-            self._vectors = _read_faiss(_vector_file(folder, self.generation), self.manifest.dimension, mmap=False)
+            self._vectors = _load_vectors(folder, self.generation, self.manifest.dimension, mmap=False)
             self._conn.execute("BEGIN IMMEDIATE")
             self.dirty = False
         except BaseException:
@@ -375,9 +360,7 @@ class IndexWriter:
         return {r[0] for r in self._conn.execute("SELECT id FROM chunks")}
 
     def vector_ids(self) -> set[int]:
-        import faiss
-
-        return set(faiss.vector_to_array(self._vectors.id_map).tolist())
+        return self._vectors.ids()
 
     # -- changes --
     def add_source(self, path: str, include: Sequence[str], exclude: Sequence[str]) -> None:
@@ -393,11 +376,9 @@ class IndexWriter:
         self.dirty = True
 
     def _drop_chunks(self, file_id: int) -> int:
-        import numpy as np
-
         ids = [r[0] for r in self._conn.execute("SELECT id FROM chunks WHERE file_id=?", (file_id,))]
         if ids:
-            self._vectors.remove_ids(np.asarray(ids, dtype=np.int64))
+            self._vectors.remove(ids)
             self._conn.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id=?)", (file_id,))
             self._conn.execute("DELETE FROM chunks WHERE file_id=?", (file_id,))
         return len(ids)
@@ -420,8 +401,6 @@ class IndexWriter:
         vectors: "np.ndarray",
     ) -> tuple[int, int]:
         """Replace everything stored for file['path'] with these chunks; returns (removed, added)."""
-        import numpy as np
-
         old = self._conn.execute("SELECT id FROM files WHERE path=?", (file["path"],)).fetchone()
         removed = self._drop_chunks(old[0]) if old else 0
         file_id = self._upsert_file({**file, "chunks": len(chunks), "status": "ok", "reason": None, "detail": None})
@@ -438,7 +417,7 @@ class IndexWriter:
                 (cur.lastrowid, words.get("name", ""), words.get("heading", ""), words.get("body", chunk["text"])),
             )
         if ids:
-            self._vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+            self._vectors.add(vectors, ids)
         self.dirty = True
         return removed, len(ids)
 
@@ -479,14 +458,13 @@ class IndexWriter:
     # -- committing --
     def commit(self) -> None:
         """Make every change so far visible to readers, atomically and durably."""
-        import faiss
-
         if not self.dirty:
             return
+        self._vectors.settle(self.manifest.vector_index)
         new = self.generation + 1
         target = _vector_file(self.folder, new)
         tmp = target.with_name(f".{target.name}.tmp")
-        faiss.write_index(self._vectors, str(tmp))
+        self._vectors.save(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
