@@ -387,6 +387,8 @@ def print_report(report: dict[str, Any]) -> None:
     load = settings["loadavg_1_5_15_after"][1]
     if load > 0.75 * (os.cpu_count() or 1) + 1:
         caption += f"  |  busy machine (5-min load {load} on {os.cpu_count()} CPUs): timings are inflated"
+    if settings["kbcli_env"]:
+        caption += "  |  environment: " + " ".join(f"{k}={v}" for k, v in settings["kbcli_env"].items())
     if not settings["model_cache_warm"]:
         caption += "  |  model cache was cold: the first index time includes the ONNX export"
     try:
@@ -493,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
             "loadavg_1_5_15_before": [round(x, 2) for x in load_before],
             "loadavg_1_5_15_after": [round(x, 2) for x in load_after],
+            # tuning knobs inherited from the caller's environment (e.g. KBCLI_SEARCH_MODE, KBCLI_RRF_K)
+            "kbcli_env": {k: v for k, v in sorted(env.items()) if k.startswith("KBCLI_") and k not in ("KBCLI_HOME", "KBCLI_CACHE")},
             "sets": keys,
             "home": str(home),
             "cache": str(cache),

@@ -32,6 +32,7 @@ class ModelSpec:
     dimension: int
     token_limit: int  # including [CLS] and [SEP]
     precision: str = "fp32"
+    multilingual: bool = False  # all-MiniLM-L6-v2 was trained on English only
 
     @property
     def fingerprint(self) -> str:

@@ -38,6 +38,13 @@ def _jieba():
     return jieba
 
 
+def cjk_share(text: str) -> float:
+    """The share of a text's letters that are Chinese, Japanese or Korean."""
+    letters = sum(1 for ch in text if ch.isalpha())
+    cjk = sum(len(run) for run in _CJK_RUN.findall(text))
+    return cjk / letters if letters else 0.0
+
+
 def has_cjk(text: str) -> bool:
     return _CJK_RUN.search(text) is not None
 

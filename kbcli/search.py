@@ -27,6 +27,8 @@ class SearchSettings:
     rrf_k: float = 60.0  # reciprocal-rank fusion constant
     vector_weight: float = 1.0  # weight of the vector side's reciprocal ranks
     keyword_weight: float = 1.0
+    # An English-only model embeds Chinese/Japanese/Korean questions poorly: let keywords lead.
+    foreign_vector_weight: float = 0.02
     field_weights: tuple[float, float, float] = (4.0, 2.0, 1.0)  # BM25 weights: file name+title, heading, text
     merge_adjacent: bool = True  # neighbouring chunks of one page become one hit
 
@@ -154,7 +156,7 @@ class Searcher:
         self.modes = MODES
 
     def search(self, query: str, top_k: int = 5, settings: SearchSettings | None = None) -> QueryResult:
-        settings = settings or SearchSettings.from_env()
+        settings = self._adapt(settings or SearchSettings.from_env(), query)
         started = time.perf_counter()
         pool = max(settings.candidates, top_k * 4)
         vector_side: list[tuple[int, float]] = []
@@ -173,6 +175,17 @@ class Searcher:
             rows = self.reader.rows(conn, [cid for cid, _ in fused[: pool * 2]])
         hits = self._hits(fused, rows, top_k, settings)
         return QueryResult(self.name, query, settings.mode, hits, round(time.perf_counter() - started, 4))
+
+    def _adapt(self, settings: SearchSettings, query: str) -> SearchSettings:
+        """Down-weight the vector side for questions in a script the model was not trained on."""
+        from dataclasses import replace
+
+        from kbcli.keywords import cjk_share
+
+        multilingual = self.embedder is not None and self.embedder.spec.multilingual
+        if settings.mode == "hybrid" and not multilingual and cjk_share(query) > 0.3:
+            return replace(settings, vector_weight=settings.vector_weight * settings.foreign_vector_weight)
+        return settings
 
     def _hits(
         self, fused: list[tuple[int, Explanation]], rows: dict[int, ChunkRow], top_k: int, settings: SearchSettings
