@@ -92,7 +92,10 @@ def test_refresh_killed_at_random_moments_leaves_a_consistent_index(cli: Cli, tm
     env = {**os.environ, "KBCLI_COMMIT_SECONDS": "0"}  # commit after every file: kills land mid-commit too
     rng = random.Random(11)
     kills = 0
-    for round_ in range(40):
+    # Kill moments are drawn from the length of the last refresh that ran to the end, so the test
+    # lands its kills on a fast CI machine as well as on a slow laptop.
+    run_seconds = 2.5
+    for round_ in range(80):
         if kills >= 20:
             break
         # change several files so the refresh has work to do
@@ -102,12 +105,15 @@ def test_refresh_killed_at_random_moments_leaves_a_consistent_index(cli: Cli, tm
                 path.unlink()
             else:
                 _word(path, topic, round_ + 1, paragraphs=rng.randint(5, 40))
+        started = time.monotonic()
         proc = subprocess.Popen([*KBCLI, "refresh", "k", "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.2, 2.5))
-        if proc.poll() is None:
+        try:
+            proc.wait(timeout=rng.uniform(0.05, 0.9) * run_seconds)
+            run_seconds = time.monotonic() - started  # it finished first: aim earlier next time
+        except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             kills += 1
-        proc.wait()
+            proc.wait()
         assert _verify(folder) == [], f"round {round_}"
         answered = subprocess.run([*KBCLI, "query", "k", "glacier survey", "--json"], capture_output=True, text=True)
         assert answered.returncode == 0, answered.stderr
