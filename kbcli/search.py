@@ -26,6 +26,7 @@ class Hit:
     text: str
     chunk_id: int
     title: str | None = None
+    ocr: bool = False  # the passage was recognised from a scanned page (may hold OCR errors)
 
     @property
     def relative(self) -> str:
@@ -81,6 +82,7 @@ def _to_hit(rank: int, row: ChunkRow, score: float) -> Hit:
         text=row.text,
         chunk_id=row.id,
         title=row.title,
+        ocr=bool(row.ocr),
     )
 
 

@@ -152,3 +152,49 @@ def read_document(path: Path, options: ReadOptions | None = None) -> Document:
 
         return read_legacy(path, options)
     raise FileFailure(UNSUPPORTED, path.suffix or "no extension")
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """'200MB', '1.5G', '5000000' → bytes (K/M/G/T are powers of 1024); '0' means no limit."""
+    match = _SIZE.match(text)
+    if not match:
+        raise ValueError(f"not a size: {text!r} (try 200MB or 1GB)")
+    number, unit = float(match.group(1)), match.group(2).lower()
+    return int(number * 1024 ** " kmgt".index(unit or " "))
+
+
+def build_read_options(
+    password: str | None = None,
+    passwords_file: Path | None = None,
+    ocr: str = "auto",
+    convert_legacy: bool = False,
+    max_file_size: str = "200MB",
+    timeout: float = 300.0,
+) -> ReadOptions:
+    """ReadOptions from command-line values and the environment; ValueError says what is wrong
+    (never quoting a password)."""
+    if ocr.lower() not in OCR_MODES:
+        raise ValueError(f"--ocr must be one of {', '.join(OCR_MODES)}, not {ocr!r}")
+    if timeout <= 0:
+        raise ValueError("--timeout must be more than 0 seconds")
+    rules: tuple[tuple[str, str], ...] = ()
+    if passwords_file is not None:
+        try:
+            rules = parse_passwords_file(passwords_file)
+        except OSError as err:
+            raise ValueError(f"cannot read the passwords file {passwords_file}: {err.strerror}") from err
+        except UnicodeDecodeError as err:
+            raise ValueError(f"the passwords file {passwords_file} is not UTF-8 text") from err
+    memory_mb = os.environ.get("KBCLI_READER_MEMORY_MB", "")
+    return ReadOptions(
+        passwords=rules,
+        password=password or default_password(),
+        ocr=ocr.lower(),
+        convert_legacy=convert_legacy,
+        max_file_size=parse_size(max_file_size),
+        timeout=timeout,
+        max_memory=int(memory_mb) * 2**20 if memory_mb.isdigit() else ReadOptions.max_memory,
+    )
