@@ -231,7 +231,8 @@ def paragraph_text(p, boxes: list | None = None) -> str:
                 continue
             if tag in _TEXT_TAGS:
                 fixed = _TEXT_TAGS[tag]
-                out.append((child.text or "") if fixed is None else fixed)
+                # an unresolved entity is a child node: keep the text around it, drop the reference
+                out.append("".join([child.text or "", *(sub.tail or "" for sub in child)]) if fixed is None else fixed)
                 continue
             visit(child)
 

@@ -208,7 +208,7 @@ def _no_text_failure(ocr: _Ocr, page_count: int) -> FileFailure:
     if ocr.options.ocr == "off":
         return FileFailure(NO_TEXT, "no page has a text layer (OCR is off)")
     if ocr.unavailable:
-        return FileFailure(NO_TEXT, f"no page has a text layer, and OCR is unavailable: {ocr_support.MISSING_HINT}")
+        return FileFailure(NO_TEXT, f"no page has a text layer (OCR unavailable: {ocr_support.MISSING_HINT})")
     if ocr.too_large and len(ocr.too_large) == page_count:
         number, what = ocr.too_large[0]
         return FileFailure(TOO_LARGE, f"no text layer, and page {number} holds {what}: not rasterised for OCR")
