@@ -28,7 +28,7 @@ def test_single_file_is_its_own_root(tmp_path: Path) -> None:
     pdf = _touch(tmp_path / "one.pdf")
     (found,) = crawl(pdf)
     assert found.path == pdf and found.relative == "one.pdf"
-    assert list(crawl(_touch(tmp_path / "x.txt"))) == []
+    assert list(crawl(_touch(tmp_path / "x.xyz"))) == []  # other extensions are not crawled
 
 
 def test_unreadable_folder_is_reported_not_fatal(tmp_path: Path) -> None:

@@ -129,8 +129,9 @@ def _decrypt(path: Path, options: ReadOptions) -> IO[bytes]:
     raise FileFailure(ENCRYPTED, f"none of the {len(candidates)} password(s) given for it opens it")
 
 
-def _check_unpacked_size(package: zipfile.ZipFile) -> None:
-    """Refuse zip bombs from the sizes in the zip directory (zipfile never reads past them)."""
+def _check_unpacked_size(package: zipfile.ZipFile) -> int:
+    """Refuse zip bombs from the sizes in the zip directory (zipfile never reads past them);
+    returns the size of the largest XML part."""
     members = package.infolist()
     total = sum(m.file_size for m in members)
     xml = sum(m.file_size for m in members if m.filename.endswith((".xml", ".rels")))
@@ -140,6 +141,7 @@ def _check_unpacked_size(package: zipfile.ZipFile) -> None:
             f"the package unpacks to {total / 2**20:,.0f} MiB ({xml / 2**20:,.0f} MiB of XML) "
             f"from {sum(m.compress_size for m in members) / 2**20:,.1f} MiB: refused as a zip bomb",
         )
+    return max((m.file_size for m in members if m.filename.endswith(".xml")), default=0)
 
 
 def _patched(package: zipfile.ZipFile) -> io.BytesIO | None:
@@ -176,13 +178,14 @@ def _load(path: Path, options: ReadOptions, data: IO[bytes] | None = None):
     source: Path | IO[bytes] = path if data is None else data
     if data is not None:
         data.seek(0)
+    largest_xml = 0
     if head == CFB_MAGIC and data is None:
         source = _open_cfb(path, options)
     elif not head.startswith(b"PK"):
         raise FileFailure(DAMAGED, "not a Word package (no zip signature)")
     try:
         with zipfile.ZipFile(source) as package:
-            _check_unpacked_size(package)
+            largest_xml = _check_unpacked_size(package)
             bad = package.testzip()  # CRC check of every member, streaming
             if bad is not None:
                 raise FileFailure(DAMAGED, f"the zip member {bad} is corrupt (CRC mismatch)")
@@ -207,6 +210,12 @@ def _load(path: Path, options: ReadOptions, data: IO[bytes] | None = None):
     except ValueError as err:
         raise FileFailure(DAMAGED, f"not a Word document ({err})") from err
     except Exception as err:  # python-docx raises several lxml and package errors
+        if options.max_memory and largest_xml > options.max_memory // 16:
+            # libxml2 reports a failed allocation as a vague syntax error; a tree costs ~10x its XML
+            raise FileFailure(
+                TOO_LARGE, f"{largest_xml / 2**20:,.0f} MiB of XML is more than the reader's "
+                f"{options.max_memory // 2**20} MiB of memory can parse ({type(err).__name__})"
+            ) from err
         raise FileFailure(DAMAGED, f"{type(err).__name__}: {err}") from err
 
 
