@@ -104,12 +104,15 @@ def default_password() -> str | None:
 
 
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def clean_text(text: str) -> str:
     """NFKC (ligatures like 'ﬁ' become 'fi', full-width forms plain), squeeze runs of blanks and
     drop empty lines, which extraction leaves many of in tables."""
     text = unicodedata.normalize("NFKC", text)
+    if _SURROGATE.search(text):  # lone surrogates cannot be stored as UTF-8
+        text = text.encode("utf-8", "replace").decode("utf-8")
     lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
     return "\n".join(line for line in lines if line)
 
