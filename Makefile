@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kbcli-installed
 
-.PHONY: install demo test bench clean
+.PHONY: install ocr demo test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,23 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) ocr
+
+# OCR of scanned pages needs Debian's Tesseract with English and Simplified Chinese data. Installed
+# when missing and apt-get can run; otherwise kbcli still works and reports scans as "no text
+# (OCR unavailable)". Never fails the setup.
+TESSERACT_PKGS := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim
+ocr:
+	@if command -v tesseract >/dev/null 2>&1 && ls /usr/share/tesseract-ocr/*/tessdata/chi_sim.traineddata >/dev/null 2>&1; then \
+		:; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || (command -v sudo >/dev/null 2>&1 && echo "sudo -n") ); \
+		echo "installing Tesseract for OCR: $(TESSERACT_PKGS)"; \
+		( $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(TESSERACT_PKGS) >/dev/null ) \
+			|| echo "warning: could not install Tesseract; scanned pages will be reported as 'no text (OCR unavailable)'"; \
+	else \
+		echo "note: apt-get not found; install Tesseract ($(TESSERACT_PKGS)) for OCR of scanned pages"; \
+	fi
 
 demo: install
 	$(BIN)/kbcli index sample_docs --name demo

@@ -41,6 +41,7 @@ class Chunk:
     page: int | None
     page_label: str | None
     heading: str | None
+    ocr: bool = False  # recognised from a page image
 
 
 def embed_prefix(title: str, heading: str | None, tokenizer: TokenCounter) -> str:
@@ -115,6 +116,7 @@ def chunk_document(document: Document, tokenizer: TokenCounter, settings: ChunkS
                     page=section.page,
                     page_label=section.page_label,
                     heading=section.heading,
+                    ocr=section.ocr,
                 )
             )
     return chunks

@@ -64,6 +64,47 @@ WaitOpt = Annotated[
 LogFileOpt = Annotated[
     Optional[Path], typer.Option("--log-file", metavar="FILE", help="Also append the run's log lines to FILE.")
 ]
+# How files are read: shared by index and refresh, shown in their own --help panel.
+_READING = "Reading files"
+PasswordOpt = Annotated[
+    Optional[str],
+    typer.Option("--password", metavar="PASSWORD", rich_help_panel=_READING,
+                 help="Password to try on encrypted PDF and Word files ($KBCLI_PASSWORD does the same, unseen by ps)."),
+]
+PasswordsFileOpt = Annotated[
+    Optional[Path],
+    typer.Option("--passwords-file", metavar="FILE", rich_help_panel=_READING,
+                 help="Lines 'GLOB PASSWORD': try PASSWORD on files whose name or path matches GLOB."),
+]
+OcrOpt = Annotated[
+    str,
+    typer.Option("--ocr", metavar="auto|off|force", rich_help_panel=_READING,
+                 help="OCR with Tesseract: pages without a usable text layer (auto), none (off) or every page (force)."),
+]
+ConvertLegacyOpt = Annotated[
+    bool,
+    typer.Option("--convert-legacy", rich_help_panel=_READING,
+                 help="Convert .doc, .rtf and .odt files with LibreOffice (headless) to index them."),
+]
+MaxFileSizeOpt = Annotated[
+    str,
+    typer.Option("--max-file-size", metavar="SIZE", rich_help_panel=_READING,
+                 help="Report larger files as 'too large' without reading them (e.g. 50MB, 1GB; 0: no limit)."),
+]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option("--timeout", metavar="SECONDS", rich_help_panel=_READING,
+                 help="Time limit for reading one file; slower files are stopped and reported 'timed out'."),
+]
+
+
+def _read_options(password, passwords_file, ocr, convert_legacy, max_file_size, timeout):  # type: ignore[no-untyped-def]
+    from kbcli.readers import build_read_options
+
+    try:
+        return build_read_options(password, passwords_file, ocr, convert_legacy, max_file_size, timeout)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
 
 
 def _version(value: bool) -> None:
@@ -166,20 +207,35 @@ def index(
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
     log_file: LogFileOpt = None,
+    password: PasswordOpt = None,
+    passwords_file: PasswordsFileOpt = None,
+    ocr: OcrOpt = "auto",
+    convert_legacy: ConvertLegacyOpt = False,
+    max_file_size: MaxFileSizeOpt = "200MB",
+    timeout: TimeoutOpt = 300.0,
 ) -> None:
-    """Index PDF and Word files into NAME, creating it if needed.
+    """Index PDF, Word, text and Markdown files into NAME, creating it if needed.
 
     On an existing index, PATHs are added as sources and the whole index is refreshed.
     Hidden files and folders are skipped. Exit code 3 if some files could not be read.
+    Scanned pages are OCR'd when Tesseract is installed.
 
     Example:  kbcli index ~/contracts ~/reports/2023.pdf --name work --exclude 'drafts/*'
+
+    Example:  kbcli index ~/scans --name scans --passwords-file ~/.kbcli-passwords --timeout 600
     """
     from kbcli.kb import IndexOptions
 
     kb = _kb(ctx)
     _, err = _consoles()
+    read = _read_options(password, passwords_file, ocr, convert_legacy, max_file_size, timeout)
     options = IndexOptions(
-        include=tuple(include or ()), exclude=tuple(exclude or ()), precision=precision, vector_index=vector_index, wait=wait
+        include=tuple(include or ()),
+        exclude=tuple(exclude or ()),
+        precision=precision,
+        vector_index=vector_index,
+        wait=wait,
+        read=read,
     )
     observer = _observer(err, quiet, as_json, log_file)
     with observer:
@@ -198,10 +254,18 @@ def refresh(
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
     log_file: LogFileOpt = None,
+    password: PasswordOpt = None,
+    passwords_file: PasswordsFileOpt = None,
+    ocr: OcrOpt = "auto",
+    convert_legacy: ConvertLegacyOpt = False,
+    max_file_size: MaxFileSizeOpt = "200MB",
+    timeout: TimeoutOpt = 300.0,
 ) -> None:
     """Bring NAME up to date with its sources: only new and changed files are read.
 
     Safe from cron: no progress bar when not on a terminal, one writer at a time (exit 4 if busy).
+    Passwords are never stored: give them again (a passwords file suits cron). A file that failed
+    as encrypted is retried when a password is given for it.
 
     Example crontab line:  */30 * * * * kbcli refresh work --quiet --log-file ~/kbcli.log
     """
@@ -209,9 +273,10 @@ def refresh(
 
     kb = _kb(ctx)
     _, err = _consoles()
+    read = _read_options(password, passwords_file, ocr, convert_legacy, max_file_size, timeout)
     observer = _observer(err, quiet, as_json, log_file)
     with observer:
-        report = kb.refresh(name, IndexOptions(wait=wait, prune_missing_sources=prune_missing_sources), observer)
+        report = kb.refresh(name, IndexOptions(wait=wait, prune_missing_sources=prune_missing_sources, read=read), observer)
     _finish_sync(ctx, name, report, as_json, quiet)
 
 
@@ -370,10 +435,11 @@ def info(
             out.print("No failed files.")
     if files:
         from rich.table import Table
+        from rich.text import Text
 
         table = Table("file", "status", "pages", "chunks")
         for f in detail:
-            table.add_row(f["path"], f["status"], str(f["pages"]), str(f["chunks"]))
+            table.add_row(Text(f["path"]), f["status"], str(f["pages"]), str(f["chunks"]))
         out.print(table)
 
 

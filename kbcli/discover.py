@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-SUPPORTED_SUFFIXES = (".pdf", ".docx")
+from kbcli.readers import SUPPORTED_SUFFIXES, display_name
+
+NOT_REGULAR = "not a regular file (a FIFO, device or socket): never opened"
 
 
 @dataclass(frozen=True)
@@ -17,6 +20,12 @@ class FoundFile:
     root: Path  # the source root it was found under
     size: int
     mtime_ns: int
+
+    @property
+    def key(self) -> str:
+        """The path as the index stores and shows it (undecodable bytes and control characters
+        escaped, so any name can be stored, printed and matched again on the next refresh)."""
+        return display_name(str(self.path))
 
     @property
     def relative(self) -> str:
@@ -28,7 +37,11 @@ class FoundFile:
 @dataclass(frozen=True)
 class Skipped:
     path: Path
-    reason: str
+    reason: str  # the detail of an "unreadable" failure, e.g. "Permission denied"
+
+    @property
+    def key(self) -> str:
+        return display_name(str(self.path))
 
 
 def is_supported(path: Path) -> bool:
@@ -66,7 +79,7 @@ def crawl(
 
     def on_error(err: OSError) -> None:
         if skipped is not None and err.filename:
-            skipped.append(Skipped(Path(err.filename), f"unreadable: {err.strerror}"))
+            skipped.append(Skipped(Path(err.filename), err.strerror or str(err)))
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -80,9 +93,14 @@ def crawl(
             if not _selected(rel, include, exclude):
                 continue
             try:
-                st = path.stat()
+                st = path.stat()  # follows symlinks: a dangling link or a loop fails here
             except OSError as err:
                 if skipped is not None:
-                    skipped.append(Skipped(path, f"unreadable: {err.strerror}"))
+                    detail = "vanished before it could be read" if isinstance(err, FileNotFoundError) and not path.is_symlink() else err.strerror
+                    skipped.append(Skipped(path, (detail or str(err)) + (" (symbolic link)" if path.is_symlink() else "")))
+                continue
+            if not stat.S_ISREG(st.st_mode):  # reading a FIFO would block the run forever
+                if skipped is not None:
+                    skipped.append(Skipped(path, NOT_REGULAR))
                 continue
             yield FoundFile(path, root, st.st_size, st.st_mtime_ns)

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Callable
 
 from kbcli.chunking import ChunkSettings, chunk_document
 from kbcli.discover import FoundFile, Skipped, crawl
+from kbcli.isolation import IsolatedReader
 from kbcli.keywords import name_words, segment
-from kbcli.readers import UNREADABLE, FileFailure, read_document
+from kbcli.readers import ENCRYPTED, UNREADABLE, FileFailure, ReadOptions, display_name
 from kbcli.store import FileRecord, IndexWriter, Source
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class SyncReport:
     chunks_added: int = 0
     chunks_removed: int = 0
     failed: list[Failure] = field(default_factory=list)
+    notes: list[Failure] = field(default_factory=list)  # indexed, but not all of it (e.g. pages OCR could not read)
     missing_sources: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -89,7 +91,7 @@ class _Plan:
 
 def _file_values(found: FoundFile, sha: str) -> dict:
     return {
-        "path": str(found.path),
+        "path": found.key,
         "source": str(found.root),
         "size": found.size,
         "mtime_ns": found.mtime_ns,
@@ -105,6 +107,7 @@ class Syncer:
         chunking: ChunkSettings,
         observer: Observer | None = None,
         commit_seconds: float = 60.0,
+        read_options: ReadOptions | None = None,
     ) -> None:
         self.writer = writer
         self._embedder_factory = embedder_factory
@@ -113,6 +116,14 @@ class Syncer:
         self.observer = observer or Observer()
         self.commit_seconds = commit_seconds
         self.report = SyncReport()
+        self.read_options = read_options or ReadOptions()
+        self._reader: IsolatedReader | None = None
+
+    @property
+    def reader(self) -> IsolatedReader:
+        if self._reader is None:  # a worker process, started only when something must be read
+            self._reader = IsolatedReader(self.read_options)
+        return self._reader
 
     @property
     def embedder(self) -> "Embedder":
@@ -121,6 +132,13 @@ class Syncer:
         return self._embedder
 
     def run(self, prune_missing_sources: bool = False) -> SyncReport:
+        try:
+            return self._run(prune_missing_sources)
+        finally:
+            if self._reader is not None:
+                self._reader.close()
+
+    def _run(self, prune_missing_sources: bool) -> SyncReport:
         started = time.monotonic()
         plan = self._plan(self.writer.sources(), prune_missing_sources)
         self.observer.planned(len(plan.process), self.report.files)
@@ -159,19 +177,21 @@ class Syncer:
                 continue
             skipped: list[Skipped] = []
             for found in crawl(root, source.include, source.exclude, skipped):
-                key = str(found.path)
+                key = found.key
                 if key in seen:  # overlapping sources: first one wins
                     continue
                 seen.add(key)
                 record = known.get(key)
                 if record is None:
                     plan.process.append((found, None))
+                elif record.status == "failed" and record.reason == ENCRYPTED and self.read_options.passwords_for(found.path):
+                    plan.process.append((found, None))  # a password is given now: try again
                 elif record.size == found.size and record.mtime_ns == found.mtime_ns:
                     plan.unchanged += 1
                 else:
                     plan.process.append((found, record.sha256))
             for skip in skipped:
-                self.report.failed.append(Failure(str(skip.path), UNREADABLE, skip.reason))
+                self.report.failed.append(Failure(skip.key, UNREADABLE, skip.reason))
         self.report.files = len(seen)
         for path, record in known.items():
             if path in seen:
@@ -213,13 +233,13 @@ class Syncer:
             self._fail(found, "", FileFailure(UNREADABLE, err.strerror or str(err)))
             return
         if known_sha is not None and sha == known_sha:
-            self.writer.touch_file(str(found.path), found.size, found.mtime_ns)
+            self.writer.touch_file(found.key, found.size, found.mtime_ns)
             self.report.touched += 1
             self.report.unchanged += 1
             self.observer.file_done(found.path, 0, None)
             return
         try:
-            document = read_document(found.path)
+            document = self.reader.read(found.path)
         except FileFailure as failure:
             self._fail(found, sha, failure)
             return
@@ -228,7 +248,7 @@ class Syncer:
             return
         chunks = chunk_document(document, self.embedder.tokenizer, self.chunking)
         vectors = self.embedder.embed([c.embed_text for c in chunks], on_batch=self.observer.chunks_embedded)
-        name = name_words(str(found.path), document.title)
+        name = name_words(display_name(found.path.name), document.title)
         rows = [
             {
                 "seq": c.seq,
@@ -236,11 +256,15 @@ class Syncer:
                 "page_label": c.page_label,
                 "heading": c.heading,
                 "text": c.text,
+                "ocr": c.ocr,
                 "keywords": {"name": name, "heading": segment(c.heading or ""), "body": segment(c.text)},
             }
             for c in chunks
         ]
         values = {**_file_values(found, sha), "title": document.title, "pages": document.pages}
+        if document.notes:
+            values["detail"] = "; ".join(document.notes)
+            self.report.notes.extend(Failure(found.key, "partly indexed", note) for note in document.notes)
         removed, added = self.writer.put_file(values, rows, vectors)
         self.report.chunks_removed += removed
         self.report.chunks_added += added
@@ -253,7 +277,7 @@ class Syncer:
 
     def _fail(self, found: FoundFile, sha: str, failure: FileFailure) -> None:
         self.report.chunks_removed += self.writer.put_failure(_file_values(found, sha), failure.reason, failure.detail)
-        item = Failure(str(found.path), failure.reason, failure.detail)
+        item = Failure(found.key, failure.reason, failure.detail)
         self.report.failed.append(item)
         self.observer.file_done(found.path, 0, item)
 

@@ -10,10 +10,11 @@ from typing import Any, Sequence
 
 from kbcli import __version__
 from kbcli.chunking import ChunkSettings
-from kbcli.discover import crawl
+from kbcli.discover import crawl, is_supported
 from kbcli.config import check_index_name, model_cache
 from kbcli.errors import IndexNotFound, NothingToIndex, UsageError
 from kbcli.indexer import Observer, SyncReport, Syncer
+from kbcli.readers import ReadOptions
 from kbcli.search import Searcher, model_spec_for
 from kbcli.store import MANIFEST, IndexReader, IndexWriter, Manifest, Source, create_index
 
@@ -27,6 +28,7 @@ class IndexOptions:
     chunking: ChunkSettings = ChunkSettings()
     wait: float = 0.0
     prune_missing_sources: bool = False
+    read: ReadOptions = field(default_factory=ReadOptions)  # passwords, OCR, limits: never stored
     # Long runs commit this often, bounding the work a kill or power cut can lose.
     commit_seconds: float = field(default_factory=lambda: float(os.environ.get("KBCLI_COMMIT_SECONDS", "60")))
 
@@ -73,12 +75,7 @@ class KnowledgeBase:
             raise UsageError("give at least one file or folder to index")
         if not any(next(iter(crawl(root, options.include, options.exclude)), None) for root in roots):
             raise NothingToIndex(
-                "no .pdf or .docx files found in " + ", ".join(str(p) for p in roots)
-                + (" matching the --include/--exclude patterns" if options.include or options.exclude else "")
-            )
-        if not any(next(iter(crawl(root, options.include, options.exclude)), None) for root in roots):
-            raise NothingToIndex(
-                "no .pdf or .docx files found in " + ", ".join(str(p) for p in roots)
+                "no files to index (.pdf, .docx, .txt, .md, ...) found in " + ", ".join(str(p) for p in roots)
                 + (" matching the --include/--exclude patterns" if options.include or options.exclude else "")
             )
         folder = self.folder(name)
@@ -119,6 +116,7 @@ class KnowledgeBase:
                 settings,
                 observer,
                 commit_seconds=options.commit_seconds,
+                read_options=options.read,
             )
             report = syncer.run(prune_missing_sources=options.prune_missing_sources)
         finally:
@@ -192,6 +190,6 @@ def _check_source(path: Path) -> Path:
     if not path.exists():
         raise UsageError(f"{path}: no such file or folder")
     resolved = path.resolve()
-    if resolved.is_file() and resolved.suffix.lower() not in (".pdf", ".docx"):
-        raise UsageError(f"{path}: not a .pdf or .docx file")
+    if resolved.is_file() and not is_supported(resolved):
+        raise UsageError(f"{path}: not a file kbcli reads (.pdf, .docx, .txt, .md, .doc, .rtf, .odt)")
     return resolved

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kbcli.indexer import Failure, Observer, SyncReport
+from kbcli.readers import display_name
 from kbcli.search import QueryResult
 
 _STOPWORDS = set(
@@ -49,6 +50,8 @@ def _citation(hit) -> str:
         if hit.page_label:
             page += f" (printed {hit.page_label})"
         parts.append(page)
+    if getattr(hit, "ocr", False):
+        parts.append("OCR")  # recognised from a scan: expect some misread characters
     return "  ·  ".join(parts)
 
 
@@ -95,6 +98,7 @@ def sync_json(name: str, report: SyncReport) -> dict[str, Any]:
         "files": report.files,
         "pages": report.pages,
         "failed": [{"file": f.file, "reason": f.reason, "error": f.error} for f in report.failed],
+        "notes": [{"file": n.file, "note": n.detail} for n in report.notes],
         "chunks_added": report.chunks_added,
         "chunks_removed": report.chunks_removed,
         "missing_sources": report.missing_sources,
@@ -124,6 +128,7 @@ def render_sync(console: Console, name: str, report: SyncReport, chunks_total: i
         table.add_row(label, str(value))
     console.print(table)
     render_failures(console, report.failed)
+    render_notes(console, report.notes)
     for source in report.missing_sources:
         console.print(
             Text(f"source missing: {source} (its files were kept; --prune-missing-sources removes them)", style="yellow")
@@ -137,8 +142,20 @@ def render_failures(console: Console, failures: list[Failure]) -> None:
     table.add_column("file", overflow="fold")
     table.add_column("reason", style="red")
     table.add_column("detail", overflow="fold")
-    for f in failures:
-        table.add_row(f.file, f.reason, f.detail)
+    for f in failures:  # Text(): a file name is never read as markup
+        table.add_row(Text(display_name(f.file)), Text(f.reason), Text(display_name(f.detail or "")))
+    console.print(table)
+
+
+def render_notes(console: Console, notes: list[Failure]) -> None:
+    """Files indexed only in part: pages OCR could not read, repaired damage."""
+    if not notes:
+        return
+    table = Table(title="indexed, with notes", title_justify="left", title_style="bold yellow")
+    table.add_column("file", overflow="fold")
+    table.add_column("note", overflow="fold")
+    for n in notes:
+        table.add_row(Text(display_name(n.file)), Text(display_name(n.detail)))
     console.print(table)
 
 
@@ -215,12 +232,12 @@ class RichProgress(Observer):
         self.progress.update(self.files, total=to_process)
 
     def file_started(self, path: Path) -> None:
-        self.progress.update(self.files, detail=path.name)
+        self.progress.update(self.files, detail=display_name(path.name))
 
     def file_done(self, path: Path, chunks: int, failure: Failure | None) -> None:
         self.progress.advance(self.files)
         if failure:
-            self.progress.console.print(Text(f"✗ {failure.file}: {failure.error}", style="red"))
+            self.progress.console.print(Text(f"✗ {display_name(failure.file)}: {failure.error}", style="red"))
 
     def chunks_embedded(self, count: int) -> None:
         self.progress.advance(self.chunks, count)
@@ -255,9 +272,9 @@ class LogLines(Observer):
     def file_done(self, path: Path, chunks: int, failure: Failure | None) -> None:
         self.done += 1
         if failure:
-            self.log(f"failed {failure.file}: {failure.error}", error=True)
+            self.log(f"failed {display_name(failure.file)}: {display_name(failure.error)}", error=True)
         else:
-            self.log(f"[{self.done}/{self.total}] {path} ({chunks} chunks)")
+            self.log(f"[{self.done}/{self.total}] {display_name(str(path))} ({chunks} chunks)")
 
     def committed(self, generation: int) -> None:
         self.log(f"committed generation {generation}")

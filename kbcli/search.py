@@ -73,6 +73,7 @@ class Hit:
     file_id: int = 0
     seqs: list[int] = field(default_factory=list)  # the chunks this hit covers (merged neighbours)
     explain: Explanation | None = None
+    ocr: bool = False  # the passage was recognised from a scanned page (may hold OCR errors)
 
     @property
     def relative(self) -> str:
@@ -215,6 +216,7 @@ class Searcher:
                     file_id=row.file_id,
                     seqs=[row.seq],
                     explain=why,
+                    ocr=bool(row.ocr),
                 )
             )
         return hits

@@ -33,7 +33,7 @@ from kbcli.errors import IndexExists, IndexNotFound, KbError, LockBusy
 if TYPE_CHECKING:
     import numpy as np
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: chunks.ocr
 MANIFEST = "manifest.json"
 DATABASE = "index.sqlite"
 LOCK = "write.lock"
@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     page INTEGER,
     page_label TEXT,
     heading TEXT,
-    text TEXT NOT NULL);
+    text TEXT NOT NULL,
+    ocr INTEGER);                           -- 1 when the text was recognised from a page image
 CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks(file_id, seq);
 -- BM25 keyword side: rowid = chunk id; words pre-segmented for CJK (kbcli.keywords).
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
@@ -157,6 +158,7 @@ class ChunkRow:
     page_label: str | None
     heading: str | None
     text: str
+    ocr: bool | None = None
 
 
 @dataclass
@@ -191,7 +193,7 @@ def _load_vectors(folder: Path, generation: int, dimension: int, mmap: bool):
 
 
 _CHUNK_COLUMNS = (
-    "c.id, c.file_id, f.path, f.source, f.title, c.seq, c.page, c.page_label, c.heading, c.text"
+    "c.id, c.file_id, f.path, f.source, f.title, c.seq, c.page, c.page_label, c.heading, c.text, c.ocr"
 )
 
 
@@ -403,12 +405,15 @@ class IndexWriter:
         """Replace everything stored for file['path'] with these chunks; returns (removed, added)."""
         old = self._conn.execute("SELECT id FROM files WHERE path=?", (file["path"],)).fetchone()
         removed = self._drop_chunks(old[0]) if old else 0
-        file_id = self._upsert_file({**file, "chunks": len(chunks), "status": "ok", "reason": None, "detail": None})
+        file_id = self._upsert_file(
+            {**file, "chunks": len(chunks), "status": "ok", "reason": None, "detail": file.get("detail")}
+        )
         ids = []
         for chunk in chunks:
             cur = self._conn.execute(
-                "INSERT INTO chunks(file_id, seq, page, page_label, heading, text) VALUES (?,?,?,?,?,?)",
-                (file_id, chunk["seq"], chunk["page"], chunk["page_label"], chunk["heading"], chunk["text"]),
+                "INSERT INTO chunks(file_id, seq, page, page_label, heading, text, ocr) VALUES (?,?,?,?,?,?,?)",
+                (file_id, chunk["seq"], chunk["page"], chunk["page_label"], chunk["heading"], chunk["text"],
+                 int(bool(chunk.get("ocr")))),
             )
             ids.append(cur.lastrowid)
             words = chunk.get("keywords") or {}

@@ -6,7 +6,7 @@ Run from the repository root::
     .venv/bin/python scripts/make_sample_docs.py
 
 Produces three multi-page PDFs (built with PyMuPDF) and three .docx files
-(built with python-docx), plus ``sample_docs/README.md``.  All content is
+(built with python-docx), plus ``scripts/sample_docs.md`` (kept outside sample_docs/ so it is not indexed).  All content is
 fictional and was written for this demo.  Output is deterministic: document
 metadata uses fixed dates, PDFs are saved in reproducible mode and the .docx
 zip containers are rewritten with fixed member timestamps, so running the
@@ -1218,7 +1218,7 @@ def main() -> int:
     make_handbook(OUT / "brightwater_employee_handbook_2024.docx")
     make_contract(OUT / "kestrel_managed_it_services_agreement.docx")
     make_travel_policy(OUT / "meridian_corporate_travel_policy.docx")
-    (OUT / "README.md").write_text(README, encoding="utf-8")
+    (Path(__file__).with_name("sample_docs.md")).write_text(README, encoding="utf-8")
 
     total = 0
     for p in sorted(OUT.iterdir()):

@@ -32,8 +32,8 @@ def test_missing_path_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_folder_without_documents(cli: Cli, tmp_path: Path) -> None:
-    (tmp_path / "notes.txt").write_text("hello")
-    _one_line_error(cli("index", tmp_path, "--name", "empty", code=1), "no .pdf or .docx files found")
+    (tmp_path / "notes.csv").write_text("hello")  # not a format kbcli reads
+    _one_line_error(cli("index", tmp_path, "--name", "empty", code=1), "no files to index")
 
 
 def test_bad_options_are_usage_errors(cli: Cli) -> None:

@@ -10,10 +10,11 @@ def _touch(path: Path, data: bytes = b"x") -> Path:
 
 
 def test_crawl_finds_pdf_and_docx_case_insensitively_and_skips_hidden(tmp_path: Path) -> None:
-    for rel in ["a.pdf", "B.PDF", "sub/c.docx", "sub/deeper/d.DocX", "notes.txt", ".hidden.pdf", ".git/e.pdf", "sub/.cache/f.docx"]:
+    for rel in ["a.pdf", "B.PDF", "sub/c.docx", "sub/deeper/d.DocX", "notes.TXT", "n.md", "old.doc", "data.csv",
+                "photo.jpg", ".hidden.pdf", ".git/e.pdf", "sub/.cache/f.docx"]:
         _touch(tmp_path / rel)
     found = [f.relative for f in crawl(tmp_path)]
-    assert found == ["B.PDF", "a.pdf", "sub/c.docx", "sub/deeper/d.DocX"]
+    assert found == ["B.PDF", "a.pdf", "n.md", "notes.TXT", "old.doc", "sub/c.docx", "sub/deeper/d.DocX"]
 
 
 def test_include_and_exclude_match_relative_paths_or_names(tmp_path: Path) -> None:
@@ -28,7 +29,7 @@ def test_single_file_is_its_own_root(tmp_path: Path) -> None:
     pdf = _touch(tmp_path / "one.pdf")
     (found,) = crawl(pdf)
     assert found.path == pdf and found.relative == "one.pdf"
-    assert list(crawl(_touch(tmp_path / "x.txt"))) == []
+    assert list(crawl(_touch(tmp_path / "x.xyz"))) == []  # other extensions are not crawled
 
 
 def test_unreadable_folder_is_reported_not_fatal(tmp_path: Path) -> None:
