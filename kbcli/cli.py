@@ -64,6 +64,21 @@ WaitOpt = Annotated[
 LogFileOpt = Annotated[
     Optional[Path], typer.Option("--log-file", metavar="FILE", help="Also append the run's log lines to FILE.")
 ]
+AnswerOpt = Annotated[
+    bool,
+    typer.Option("--answer", "-a", help="Also write an answer from the passages with the LLM configured in .env (cites them as [n])."),
+]
+LlmProviderOpt = Annotated[
+    Optional[str],
+    typer.Option("--llm-provider", metavar="NAME", help="openai-compatible or ollama (default: $KBCLI_LLM_PROVIDER).", show_default=False),
+]
+LlmModelOpt = Annotated[
+    Optional[str], typer.Option("--llm-model", metavar="MODEL", help="Model name (default: $KBCLI_LLM_MODEL).", show_default=False)
+]
+LlmUrlOpt = Annotated[
+    Optional[str],
+    typer.Option("--llm-base-url", metavar="URL", help="Server address (default: $KBCLI_LLM_BASE_URL).", show_default=False),
+]
 
 
 def _version(value: bool) -> None:
@@ -238,29 +253,83 @@ def query(
         Optional[Path], typer.Option("--from-file", "-f", metavar="FILE", help="Batch mode: one question a line ('-' for stdin); the model loads once.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one object a line in batch mode).")] = False,
+    answer: AnswerOpt = False,
+    llm_provider: LlmProviderOpt = None,
+    llm_model: LlmModelOpt = None,
+    llm_base_url: LlmUrlOpt = None,
 ) -> None:
     """Find the passages in NAME that answer a question, with file, page and section.
+
+    With --answer, an LLM you configured (see .env.example) also writes an answer from those
+    passages only, citing them as [n]; exit 1 if it cannot be reached (the passages still print).
 
     Examples:
       kbcli query work "notice period for terminating the lease"
       kbcli query work "capital expenditure 2023" --top-k 10 --json
       kbcli query work --from-file questions.txt --json > answers.jsonl
+      kbcli query work "Who may terminate, and how?" --answer
     """
     from kbcli.render import print_json, render_result
 
     questions = _questions(question, from_file)
+    answerer = _answerer(answer, llm_provider, llm_model, llm_base_url)
     searcher = _kb(ctx).searcher(name)
     out, _ = _consoles()
     batch = from_file is not None
     try:
         for text in questions:
             result = searcher.search(text, top_k)
-            if as_json:
+            if answer:
+                _answer(out, result, answerer, as_json, batch)
+            elif as_json:
                 print_json(result.to_json(), pretty=not batch)
             else:
                 render_result(out, result, show_query=batch)
     finally:
         searcher.close()
+
+
+def _answerer(answer: bool, provider: str | None, model: str | None, base_url: str | None):
+    """The LLM client for --answer; None (after a hint) when no provider is configured."""
+    if not answer:
+        if provider or model or base_url:
+            raise UsageError("--llm-provider, --llm-model and --llm-base-url need --answer")
+        return None
+    from kbcli.answer import CONFIGURE_HINT, Answerer, resolve_config
+
+    config = resolve_config(provider, model, base_url)
+    if config is None:
+        typer.echo(f"kbcli: {CONFIGURE_HINT}", err=True)
+        return None
+    return Answerer(config)
+
+
+def _answer(out, result, answerer, as_json: bool, batch: bool) -> None:
+    """Answer first, then the passages it cites as [n]; a provider failure is raised only after
+    the passages are shown, so they are never lost."""
+    from kbcli.answer import LlmUnavailable, cited_numbers
+    from kbcli.render import print_json, render_answer, render_result, render_query
+
+    text, failure = None, None
+    if batch and not as_json:
+        render_query(out, result.query)
+    if answerer is not None:
+        try:
+            if as_json:
+                text = answerer.answer(result.query, result.hits)
+            else:
+                text = render_answer(out, answerer.stream(result.query, result.hits), answerer.config.label)
+        except LlmUnavailable as err:
+            failure = err
+            if not as_json:
+                out.print()
+    cited = cited_numbers(text, len(result.hits)) if text is not None else []
+    if as_json:
+        print_json({**result.to_json(), "answer": text, "cited": cited}, pretty=not batch)
+    else:
+        render_result(out, result, cited=set(cited))
+    if failure is not None:
+        raise failure
 
 
 @app.command("list")

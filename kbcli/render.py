@@ -7,7 +7,7 @@ import re
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Iterable, TextIO
 
 from rich.console import Console
 from rich.panel import Panel
@@ -52,15 +52,22 @@ def _citation(hit) -> str:
     return "  ·  ".join(parts)
 
 
-def render_result(console: Console, result: QueryResult, show_query: bool = False) -> None:
+def render_query(console: Console, query: str) -> None:
+    console.print(Text(f"» {query}", style="bold"))
+
+
+def render_result(console: Console, result: QueryResult, show_query: bool = False, cited: set[int] | None = None) -> None:
+    """The hits as panels; `cited` marks the ones an answer above refers to as [n] (n = rank)."""
     if show_query:
-        console.print(Text(f"» {result.query}", style="bold"))
+        render_query(console, result.query)
     if not result.hits:
         console.print(Text("No matching passages.", style="yellow"))
         return
     terms = query_terms(result.query)
     for hit in result.hits:
         title = Text.assemble((f"#{hit.rank} ", "bold cyan"), (_citation(hit), "bold"), (f"  score {hit.score:.3f}", "dim"))
+        if cited and hit.rank in cited:
+            title.append(f"  cited [{hit.rank}]", style="bold green")
         body = Text()
         if hit.heading:
             body.append(f"§ {hit.heading}\n", style="italic magenta")
@@ -69,6 +76,22 @@ def render_result(console: Console, result: QueryResult, show_query: bool = Fals
             passage.highlight_words(terms, style="bold yellow", case_sensitive=False)
         body.append_text(passage)
         console.print(Panel(body, title=title, title_align="left", border_style="cyan", padding=(0, 1)))
+
+
+def render_answer(console: Console, deltas: Iterable[str], source: str) -> str:
+    """Stream an LLM answer as it arrives (plain text, no markup from the model is interpreted);
+    returns the whole text."""
+    console.print(Text.assemble(("Answer", "bold green"), (f"  from {source}", "dim")), highlight=False)
+    parts: list[str] = []
+    for delta in deltas:
+        parts.append(delta)
+        console.print(delta, end="", markup=False, highlight=False, soft_wrap=True)
+        console.file.flush()
+    text = "".join(parts)
+    if not text.strip():
+        console.print(Text("(the model returned an empty answer)", style="yellow"), end="")
+    console.print("\n")
+    return text
 
 
 def sync_json(name: str, report: SyncReport) -> dict[str, Any]:
