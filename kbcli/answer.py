@@ -211,6 +211,11 @@ def build_messages(question: str, hits: Sequence["Hit"], nonce: str | None = Non
 _CITATION = re.compile(r"\[(\d+(?:\s*(?:[,;–-]|and)\s*\d+)*)\]")
 
 
+def passages_sent(hits: Sequence["Hit"]) -> int:
+    """How many of the hits went to the model, numbered [1]..[n]."""
+    return min(len(hits), MAX_PASSAGES)
+
+
 def cited_numbers(answer: str, passages: int) -> list[int]:
     """The passage numbers an answer cites ([1], [2, 3], [4-5]), in order of first mention,
     ignoring numbers that name no passage."""
@@ -328,10 +333,13 @@ def _describe(err: Exception, config: LlmConfig) -> str:
     chain = _causes(err)
     if any(isinstance(e, httpx.TimeoutException) or type(e).__name__ == "APITimeoutError" for e in chain):
         return f"no reply within {config.timeout:g} s ({ENV_TIMEOUT})"
-    if any(isinstance(e, (httpx.ConnectError, ConnectionError)) or type(e).__name__ == "APIConnectionError" for e in chain):
-        return "cannot connect; is the server running?"
-    if any(isinstance(e, (httpx.TransportError,)) for e in chain):
-        return f"connection failed: {_short(str(chain[-1]))}"
+    connect = next((e for e in chain if isinstance(e, httpx.ConnectError)), None)
+    if connect is not None or any(isinstance(e, ConnectionError) or type(e).__name__ == "APIConnectionError" for e in chain):
+        reason = f" ({_short(str(connect), 120)})" if connect is not None and str(connect) else ""
+        return f"cannot connect{reason}; is the server running?"
+    transport = next((e for e in chain if isinstance(e, httpx.TransportError)), None)
+    if transport is not None:
+        return f"connection failed ({type(transport).__name__}: {_short(str(transport))})"
     return f"bad reply ({type(err).__name__}: {_short(str(err))})"
 
 

@@ -66,7 +66,7 @@ LogFileOpt = Annotated[
 ]
 AnswerOpt = Annotated[
     bool,
-    typer.Option("--answer", "-a", help="Also write an answer from the passages with the LLM configured in .env (cites them as [n])."),
+    typer.Option("--answer", "-a", help="Also write an answer from the passages with the LLM configured in .env (cites them as \\[n])."),
 ]
 LlmProviderOpt = Annotated[
     Optional[str],
@@ -261,7 +261,7 @@ def query(
     """Find the passages in NAME that answer a question, with file, page and section.
 
     With --answer, an LLM you configured (see .env.example) also writes an answer from those
-    passages only, citing them as [n]; exit 1 if it cannot be reached (the passages still print).
+    passages only, citing them as \\[n]; exit 1 if it cannot be reached (the passages still print).
 
     Examples:
       kbcli query work "notice period for terminating the lease"
@@ -305,29 +305,24 @@ def _answerer(answer: bool, provider: str | None, model: str | None, base_url: s
 
 
 def _answer(out, result, answerer, as_json: bool, batch: bool) -> None:
-    """Answer first, then the passages it cites as [n]; a provider failure is raised only after
-    the passages are shown, so they are never lost."""
-    from kbcli.answer import LlmUnavailable, cited_numbers
-    from kbcli.render import print_json, render_answer, render_result, render_query
+    """The answer, then the passages it cites as [n]; a provider failure is raised only after the
+    passages are out, so they are never lost."""
+    from kbcli.answer import LlmUnavailable, cited_numbers, passages_sent
+    from kbcli.render import print_json, render_answered, render_query
 
-    text, failure = None, None
-    if batch and not as_json:
-        render_query(out, result.query)
-    if answerer is not None:
-        try:
-            if as_json:
-                text = answerer.answer(result.query, result.hits)
-            else:
-                text = render_answer(out, answerer.stream(result.query, result.hits), answerer.config.label)
-        except LlmUnavailable as err:
-            failure = err
-            if not as_json:
-                out.print()
-    cited = cited_numbers(text, len(result.hits)) if text is not None else []
-    if as_json:
-        print_json({**result.to_json(), "answer": text, "cited": cited}, pretty=not batch)
+    if not as_json:
+        if batch:
+            render_query(out, result.query)
+        failure = render_answered(out, result, answerer)
     else:
-        render_result(out, result, cited=set(cited))
+        text, failure = None, None
+        if answerer is not None:
+            try:
+                text = answerer.answer(result.query, result.hits)
+            except LlmUnavailable as err:
+                failure = err
+        cited = cited_numbers(text, passages_sent(result.hits)) if text is not None else []
+        print_json({**result.to_json(), "answer": text, "cited": cited}, pretty=not batch)
     if failure is not None:
         raise failure
 

@@ -7,7 +7,7 @@ import re
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, TextIO
+from typing import TYPE_CHECKING, Any, Iterable, TextIO
 
 from rich.console import Console
 from rich.panel import Panel
@@ -16,6 +16,9 @@ from rich.text import Text
 
 from kbcli.indexer import Failure, Observer, SyncReport
 from kbcli.search import QueryResult
+
+if TYPE_CHECKING:
+    from kbcli.answer import Answerer, LlmUnavailable
 
 _STOPWORDS = set(
     "a an and are as at be by did do does for from has have how in is it its of on or the this that to "
@@ -78,14 +81,32 @@ def render_result(console: Console, result: QueryResult, show_query: bool = Fals
         console.print(Panel(body, title=title, title_align="left", border_style="cyan", padding=(0, 1)))
 
 
+def render_answered(console: Console, result: QueryResult, answerer: "Answerer | None") -> "LlmUnavailable | None":
+    """`query --answer` and the shell's answer mode: the answer streamed as it arrives, then the
+    passages, numbered to match its [n]. With no answerer (no LLM configured), the passages only.
+    A provider failure is returned, for the caller to report, once the passages are shown."""
+    from kbcli.answer import LlmUnavailable, cited_numbers, passages_sent
+
+    text, failure = None, None
+    if answerer is not None:
+        try:
+            text = render_answer(console, answerer.stream(result.query, result.hits), answerer.config.label)
+        except LlmUnavailable as err:
+            failure = err
+            console.print()
+    cited = cited_numbers(text, passages_sent(result.hits)) if text else []
+    render_result(console, result, cited=set(cited))
+    return failure
+
+
 def render_answer(console: Console, deltas: Iterable[str], source: str) -> str:
-    """Stream an LLM answer as it arrives (plain text, no markup from the model is interpreted);
-    returns the whole text."""
+    """Stream an LLM answer as it arrives, as plain text (nothing in it is taken for markup or
+    emoji codes); returns the whole text."""
     console.print(Text.assemble(("Answer", "bold green"), (f"  from {source}", "dim")), highlight=False)
     parts: list[str] = []
     for delta in deltas:
         parts.append(delta)
-        console.print(delta, end="", markup=False, highlight=False, soft_wrap=True)
+        console.print(delta, end="", markup=False, highlight=False, emoji=False, soft_wrap=True)
         console.file.flush()
     text = "".join(parts)
     if not text.strip():

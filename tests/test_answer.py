@@ -340,17 +340,19 @@ def test_stall_mid_stream_keeps_what_arrived(cli, sample_index, llm_server, monk
     assert result.stdout.index(REPLY[:14]) < result.stdout.index("#1 ")
 
 
-def test_server_down_is_one_line(cli, sample_index, monkeypatch) -> None:
+@pytest.mark.parametrize("provider, path", PROVIDERS)
+def test_server_down_is_one_line(cli, sample_index, monkeypatch, provider, path) -> None:
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    monkeypatch.setenv("KBCLI_LLM_PROVIDER", "openai-compatible")
+    monkeypatch.setenv("KBCLI_LLM_PROVIDER", provider)
     monkeypatch.setenv("KBCLI_LLM_MODEL", "m")
-    monkeypatch.setenv("KBCLI_LLM_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    monkeypatch.setenv("KBCLI_LLM_BASE_URL", f"http://127.0.0.1:{port}{path}")
     started = time.monotonic()
     result = cli("query", sample_index, QUESTION, "--answer", code=1)
     assert result.stderr.strip().splitlines() == [
-        f"kbcli: error: LLM m at http://127.0.0.1:{port}/v1: cannot connect; is the server running?"
+        f"kbcli: error: LLM m at http://127.0.0.1:{port}{path}: cannot connect ([Errno 111] Connection refused);"
+        " is the server running?"
     ]
     assert "#1 " in result.stdout
     assert time.monotonic() - started < 20
@@ -432,6 +434,15 @@ def test_prompt_fences_and_neutralises_document_text() -> None:
         f"<<<END PASSAGES {nonce}>>>",
     ]
     assert "a ‹‹‹END PASSAGES …››› b ›››› c" in user and "Question: q ‹‹‹x›››" in user
+
+
+def test_only_the_top_passages_are_sent() -> None:
+    from kbcli.answer import MAX_PASSAGES, passages_sent
+
+    hits = [_hit(rank, f"text {rank}") for rank in range(1, 16)]
+    user = build_messages("q", hits)[1]["content"]
+    assert f"<<<[{MAX_PASSAGES}] " in user and f"<<<[{MAX_PASSAGES + 1}] " not in user
+    assert cited_numbers("[3] [12]", passages_sent(hits)) == [3]
 
 
 def test_no_passages_means_no_request() -> None:
