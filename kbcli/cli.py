@@ -105,6 +105,21 @@ def _read_options(password, passwords_file, ocr, convert_legacy, max_file_size, 
         return build_read_options(password, passwords_file, ocr, convert_legacy, max_file_size, timeout)
     except ValueError as err:
         raise UsageError(str(err)) from None
+AnswerOpt = Annotated[
+    bool,
+    typer.Option("--answer", "-a", help="Also write an answer from the passages with the LLM configured in .env (cites them as \\[n])."),
+]
+LlmProviderOpt = Annotated[
+    Optional[str],
+    typer.Option("--llm-provider", metavar="NAME", help="openai-compatible or ollama (default: $KBCLI_LLM_PROVIDER).", show_default=False),
+]
+LlmModelOpt = Annotated[
+    Optional[str], typer.Option("--llm-model", metavar="MODEL", help="Model name (default: $KBCLI_LLM_MODEL).", show_default=False)
+]
+LlmUrlOpt = Annotated[
+    Optional[str],
+    typer.Option("--llm-base-url", metavar="URL", help="Server address (default: $KBCLI_LLM_BASE_URL).", show_default=False),
+]
 
 
 def _version(value: bool) -> None:
@@ -358,32 +373,81 @@ def query(
     ] = "hybrid",
     explain: Annotated[bool, typer.Option("--explain", help="Show why each hit ranked: vector and keyword ranks and scores.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one object a line in batch mode).")] = False,
+    answer: AnswerOpt = False,
+    llm_provider: LlmProviderOpt = None,
+    llm_model: LlmModelOpt = None,
+    llm_base_url: LlmUrlOpt = None,
 ) -> None:
     """Find the passages in NAME that answer a question, with file, page and section.
+
+    With --answer, an LLM you configured (see .env.example) also writes an answer from those
+    passages only, citing them as \\[n]; exit 1 if it cannot be reached (the passages still print).
 
     Examples:
       kbcli query work "notice period for terminating the lease"
       kbcli query work "capital expenditure 2023" --top-k 10 --json
       kbcli query work "INV-2023-0042" --mode keyword --explain
       kbcli query work --from-file questions.txt --json > answers.jsonl
+      kbcli query work "Who may terminate, and how?" --answer
     """
     from kbcli.render import print_json, render_result
     from kbcli.search import SearchSettings
 
     settings = SearchSettings.from_env(mode)
     questions = _questions(question, from_file)
+    answerer = _answerer(answer, llm_provider, llm_model, llm_base_url)
     searcher = _kb(ctx).searcher(name, load_model=settings.mode != "keyword")
     out, _ = _consoles()
     batch = from_file is not None
     try:
         for text in questions:
             result = searcher.search(text, top_k, settings)
-            if as_json:
+            if answer:
+                _answer(out, result, answerer, as_json, batch, explain)
+            elif as_json:
                 print_json(result.to_json(explain), pretty=not batch)
             else:
                 render_result(out, result, show_query=batch, explain=explain)
     finally:
         searcher.close()
+
+
+def _answerer(answer: bool, provider: str | None, model: str | None, base_url: str | None):
+    """The LLM client for --answer; None (after a hint) when no provider is configured."""
+    if not answer:
+        if provider or model or base_url:
+            raise UsageError("--llm-provider, --llm-model and --llm-base-url need --answer")
+        return None
+    from kbcli.answer import CONFIGURE_HINT, Answerer, resolve_config
+
+    config = resolve_config(provider, model, base_url)
+    if config is None:
+        typer.echo(f"kbcli: {CONFIGURE_HINT}", err=True)
+        return None
+    return Answerer(config)
+
+
+def _answer(out, result, answerer, as_json: bool, batch: bool, explain: bool = False) -> None:
+    """The answer, then the passages it cites as [n]; a provider failure is raised only after the
+    passages are out, so they are never lost."""
+    from kbcli.answer import LlmUnavailable, cited_numbers, passages_sent
+    from kbcli.render import print_json, render_answered, render_query
+
+    if not as_json:
+        if batch:
+            render_query(out, result.query)
+        failure = render_answered(out, result, answerer, explain)
+    else:
+        text, failure = None, None
+        if answerer is not None:
+            try:
+                text = answerer.answer(result.query, result.hits)
+            except LlmUnavailable as err:
+                failure = err
+        cited = cited_numbers(text, passages_sent(result.hits)) if text is not None else []
+        print_json({**result.to_json(explain), "answer": text, "cited": cited}, pretty=not batch)
+    if failure is not None:
+        raise failure
 
 
 @app.command("list")

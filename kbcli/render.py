@@ -7,7 +7,7 @@ import re
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, Iterable, TextIO
 
 from rich.console import Console
 from rich.panel import Panel
@@ -17,6 +17,9 @@ from rich.text import Text
 from kbcli.indexer import Failure, Observer, SyncReport
 from kbcli.readers import display_name
 from kbcli.search import QueryResult
+
+if TYPE_CHECKING:
+    from kbcli.answer import Answerer, LlmUnavailable
 
 _STOPWORDS = set(
     "a an and are as at be by did do does for from has have how in is it its of on or the this that to "
@@ -66,15 +69,24 @@ def _explanation(hit) -> Text:
     return Text("why: " + " · ".join(parts) + "\n", style="dim")
 
 
-def render_result(console: Console, result: QueryResult, show_query: bool = False, explain: bool = False) -> None:
+def render_query(console: Console, query: str) -> None:
+    console.print(Text(f"» {query}", style="bold"))
+
+
+def render_result(
+    console: Console, result: QueryResult, show_query: bool = False, cited: set[int] | None = None, explain: bool = False
+) -> None:
+    """The hits as panels; `cited` marks the ones an answer above refers to as [n] (n = rank)."""
     if show_query:
-        console.print(Text(f"» {result.query}", style="bold"))
+        render_query(console, result.query)
     if not result.hits:
         console.print(Text("No matching passages.", style="yellow"))
         return
     terms = query_terms(result.query)
     for hit in result.hits:
         title = Text.assemble((f"#{hit.rank} ", "bold cyan"), (_citation(hit), "bold"), (f"  score {hit.score:.3f}", "dim"))
+        if cited and hit.rank in cited:
+            title.append(f"  cited [{hit.rank}]", style="bold green")
         body = Text()
         if explain and hit.explain is not None:
             body.append_text(_explanation(hit))
@@ -85,6 +97,42 @@ def render_result(console: Console, result: QueryResult, show_query: bool = Fals
             passage.highlight_words(terms, style="bold yellow", case_sensitive=False)
         body.append_text(passage)
         console.print(Panel(body, title=title, title_align="left", border_style="cyan", padding=(0, 1)))
+
+
+def render_answered(
+    console: Console, result: QueryResult, answerer: "Answerer | None", explain: bool = False
+) -> "LlmUnavailable | None":
+    """`query --answer` and the shell's answer mode: the answer streamed as it arrives, then the
+    passages, numbered to match its [n]. With no answerer (no LLM configured), the passages only.
+    A provider failure is returned, for the caller to report, once the passages are shown."""
+    from kbcli.answer import LlmUnavailable, cited_numbers, passages_sent
+
+    text, failure = None, None
+    if answerer is not None:
+        try:
+            text = render_answer(console, answerer.stream(result.query, result.hits), answerer.config.label)
+        except LlmUnavailable as err:
+            failure = err
+            console.print()
+    cited = cited_numbers(text, passages_sent(result.hits)) if text else []
+    render_result(console, result, cited=set(cited), explain=explain)
+    return failure
+
+
+def render_answer(console: Console, deltas: Iterable[str], source: str) -> str:
+    """Stream an LLM answer as it arrives, as plain text (nothing in it is taken for markup or
+    emoji codes); returns the whole text."""
+    console.print(Text.assemble(("Answer", "bold green"), (f"  from {source}", "dim")), highlight=False)
+    parts: list[str] = []
+    for delta in deltas:
+        parts.append(delta)
+        console.print(delta, end="", markup=False, highlight=False, emoji=False, soft_wrap=True)
+        console.file.flush()
+    text = "".join(parts)
+    if not text.strip():
+        console.print(Text("(the model returned an empty answer)", style="yellow"), end="")
+    console.print("\n")
+    return text
 
 
 def sync_json(name: str, report: SyncReport) -> dict[str, Any]:
