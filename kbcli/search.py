@@ -26,6 +26,8 @@ class Hit:
     text: str
     chunk_id: int
     title: str | None = None
+    file_id: int = 0
+    seqs: list[int] = field(default_factory=list)  # the chunks this hit covers, in file order
 
     @property
     def relative(self) -> str:
@@ -39,8 +41,8 @@ class Hit:
 
     def to_json(self) -> dict:
         data = asdict(self)
-        data.pop("source")
-        data.pop("title")
+        for key in ("source", "title", "file_id", "seqs"):
+            data.pop(key)
         return data
 
 
@@ -81,6 +83,8 @@ def _to_hit(rank: int, row: ChunkRow, score: float) -> Hit:
         text=row.text,
         chunk_id=row.id,
         title=row.title,
+        file_id=row.file_id,
+        seqs=[row.seq],
     )
 
 

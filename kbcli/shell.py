@@ -1,0 +1,558 @@
+"""`kbcli shell`: one warm session for many questions.
+
+`ShellSession` holds the open index and the loaded model. `handle(line)` turns one line (a question
+or a `:command`) into an output value and never prints, so it is tested without a terminal. Two
+thin loops drive it from the CLI: `run_terminal` (prompt_toolkit: line editing, history kept per
+index, tab completion) and `run_script` (stdin is not a terminal: one line at a time, no prompt).
+`render_output` is the only place that shows what a line produced.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Union
+
+from kbcli.errors import IndexNotFound, KbError, UsageError
+from kbcli.search import Hit, QueryResult, Searcher, model_spec_for
+from kbcli.store import DATABASE
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from kbcli.kb import KnowledgeBase
+
+MAX_K = 1000
+# With a filter the searcher is asked for more hits than shown, growing up to this many.
+MAX_FETCH = 5000
+MAX_CONTEXT_CHUNKS = 10
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    args: str
+    help: str
+    choices: tuple[str, ...] = ()
+
+
+COMMANDS = (
+    Command(":k", "N", "show N hits per question"),
+    Command(":mode", "hybrid|vector|keyword", "how to search (once this kbcli has hybrid search)", ("hybrid", "vector", "keyword")),
+    Command(":filter", "GLOB|off", "only hits from files matching GLOB (path below the source folder, file name, or full path)", ("off",)),
+    Command(":more", "N [CHUNKS]", "hit N of the last answer with the passages around it (1 chunk each side unless CHUNKS)"),
+    Command(":open", "N", "print hit N as path#page=P and open it in the system viewer, if there is one"),
+    Command(":json", "on|off", "print answers as JSON, one object a line", ("on", "off")),
+    Command(":index", "NAME", "switch to another index (no argument: list them)"),
+    Command(":info", "", "the index (files, chunks, sources) and this shell's settings"),
+    Command(":answer", "on|off", "a written answer from your LLM above the passages (once this kbcli has LLM answers)", ("on", "off")),
+    Command(":help", "", "this list"),
+    Command(":quit", "", "leave the shell (Ctrl-D too)"),
+)
+_ALIASES = {":q": ":quit", ":exit": ":quit", ":?": ":help", ":h": ":help"}
+
+
+# -- what a line produces ---------------------------------------------------------------------------
+@dataclass
+class Answer:
+    result: QueryResult
+    text: str | None = None  # the LLM's written answer, when :answer is on
+
+
+@dataclass
+class Context:
+    """`:more N`: a hit with the text of its neighbouring chunks."""
+
+    hit: Hit
+    before: str
+    after: str
+    query: str
+
+
+@dataclass
+class Note:
+    text: str
+
+
+@dataclass
+class Problem:
+    text: str
+
+
+@dataclass
+class Info:
+    data: dict[str, Any]
+
+
+@dataclass
+class Open:
+    hit: Hit
+    target: str  # path#page=N for PDFs, else the path
+
+
+@dataclass
+class Help:
+    commands: tuple[Command, ...] = COMMANDS
+
+
+@dataclass
+class Quit:
+    pass
+
+
+Output = Union[Answer, Context, Note, Problem, Info, Open, Help, Quit]
+
+
+# -- the session ------------------------------------------------------------------------------------
+class ShellSession:
+    """State of one shell: the open index, k, filter, output format, and the last answer."""
+
+    def __init__(self, kb: "KnowledgeBase", name: str, k: int = 5, as_json: bool = False) -> None:
+        self.kb = kb
+        self.k = k
+        self.as_json = as_json
+        self.filter: str | None = None
+        self.mode: str | None = None  # None: the searcher's default
+        self.answer = False
+        self.last: QueryResult | None = None
+        self._answerer: Callable[[str, list[Hit]], str] | None = None
+        self.searcher: Searcher | None = None
+        self.name = name
+        self._database_inode = 0
+        self._switch(name)
+
+    def close(self) -> None:
+        if self.searcher is not None:
+            self.searcher.close()
+            self.searcher = None
+
+    def settings(self) -> dict[str, Any]:
+        return {"k": self.k, "filter": self.filter, "mode": self._mode_label(), "json": self.as_json, "answer": self.answer}
+
+    def handle(self, line: str) -> Output | None:
+        """One line in, one output out (None for a blank line). Domain errors become a Problem."""
+        line = line.strip()
+        if not line:
+            return None
+        try:
+            if line.startswith(":"):
+                return self._command(line)
+            return self.ask(line)
+        except KbError as err:
+            return Problem(str(err))
+
+    def ask(self, question: str) -> Answer:
+        self._follow_index()
+        started = time.perf_counter()
+        result = self._filtered_search(question)
+        text = self._answerer(question, result.hits) if self.answer and self._answerer else None
+        result.seconds = round(time.perf_counter() - started, 4)
+        self.last = result
+        return Answer(result, text)
+
+    # -- opening and following the index --
+    def _switch(self, name: str) -> None:
+        """Open `name`, keeping the loaded model when the index uses the same one."""
+        inode = self._inode(name)
+        reader = self.kb.reader(name)
+        try:
+            spec = model_spec_for(reader.manifest)
+            embedder = getattr(self.searcher, "embedder", None)
+            if embedder is None or embedder.spec != spec:
+                from kbcli.embedding import Embedder
+
+                embedder = Embedder(self.kb.cache, spec)
+            searcher = Searcher(name, reader, embedder)
+            searcher.search("warm up", 1)  # loads the vectors and runs the model once
+        except BaseException:
+            reader.close()
+            raise
+        self.close()
+        self.searcher, self.name, self._database_inode, self.last = searcher, name, inode, None
+
+    def _inode(self, name: str) -> int:
+        if not self.kb.exists(name):
+            self.kb.reader(name)  # raises the helpful "no index named ..." error
+        try:
+            return os.stat(self.kb.folder(name) / DATABASE).st_ino
+        except FileNotFoundError:
+            raise IndexNotFound(f"index {name!r} is gone") from None
+
+    def _follow_index(self) -> None:
+        """New commits are picked up by the reader itself (IndexReader.snapshot); an index that
+        was removed and built again under the same name is a new database file: reopen it."""
+        if not self.kb.exists(self.name):
+            raise IndexNotFound(f"index {self.name!r} was removed; :index NAME switches to another")
+        if self._inode(self.name) != self._database_inode:
+            self._switch(self.name)
+
+    # -- searching --
+    def _search(self, question: str, k: int) -> QueryResult:
+        assert self.searcher is not None
+        if self.mode is None:
+            return self.searcher.search(question, k)
+        from kbcli.search import SearchSettings  # type: ignore[attr-defined]  # arrives with hybrid search
+
+        return self.searcher.search(question, k, SearchSettings.from_env(self.mode))  # type: ignore[call-arg]
+
+    def _filtered_search(self, question: str) -> QueryResult:
+        if not self.filter:
+            return self._search(question, self.k)
+        fetch = min(max(self.k * 10, 50), MAX_FETCH)
+        while True:
+            result = self._search(question, fetch)
+            kept = [hit for hit in result.hits if matches_glob(hit, self.filter)]
+            if len(kept) >= self.k or len(result.hits) < fetch or fetch >= MAX_FETCH:
+                break
+            fetch = min(fetch * 4, MAX_FETCH)
+        result.hits = kept[: self.k]
+        for rank, hit in enumerate(result.hits, start=1):
+            hit.rank = rank
+        return result
+
+    # -- commands --
+    def _command(self, line: str) -> Output:
+        word, _, arg = line.partition(" ")
+        name = _resolve(word.lower())
+        handler = {
+            ":k": self._set_k,
+            ":mode": self._set_mode,
+            ":filter": self._set_filter,
+            ":more": self._more,
+            ":open": self._open,
+            ":json": self._set_json,
+            ":index": self._set_index,
+            ":info": self._info,
+            ":answer": self._set_answer,
+            ":help": lambda _arg: Help(),
+            ":quit": lambda _arg: Quit(),
+        }[name]
+        return handler(arg.strip())
+
+    def _set_k(self, arg: str) -> Output:
+        self.k = _number(arg, ":k N", 1, MAX_K)
+        return Note(f"k = {self.k}")
+
+    def _set_mode(self, arg: str) -> Output:
+        modes = tuple(getattr(self.searcher, "modes", ()) or ())
+        if not modes:
+            return Problem("search modes are not available yet: this kbcli searches by meaning (vector) only")
+        if arg not in modes:
+            return Problem(f"use :mode {'|'.join(modes)} (now {self._mode_label()})")
+        self.mode = arg
+        return Note(f"mode = {arg}")
+
+    def _mode_label(self) -> str:
+        modes = tuple(getattr(self.searcher, "modes", ()) or ())
+        return self.mode or (modes[0] if modes else "vector")
+
+    def _set_filter(self, arg: str) -> Output:
+        if not arg:
+            return Note(f"filter = {self.filter or 'off'}")
+        self.filter = None if arg.lower() == "off" else arg
+        return Note(f"filter = {self.filter or 'off'}")
+
+    def _set_json(self, arg: str) -> Output:
+        self.as_json = _on_off(arg, ":json on|off", self.as_json)
+        return Note(f"json = {'on' if self.as_json else 'off'}")
+
+    def _set_answer(self, arg: str) -> Output:
+        wanted = _on_off(arg, ":answer on|off", self.answer)
+        if wanted and self._answerer is None:
+            self._answerer = answer_backend()
+            if self._answerer is None:
+                return Problem("LLM answers are not available yet in this kbcli: answers show passages only")
+        self.answer = wanted
+        return Note(f"answer = {'on' if wanted else 'off'}")
+
+    def _set_index(self, arg: str) -> Output:
+        if not arg:
+            names = ", ".join(self.kb.names()) or "none"
+            return Note(f"searching {self.name!r}; indexes: {names}")
+        self._switch(arg)
+        return Note(f"now searching {arg!r}")
+
+    def _info(self, arg: str) -> Output:
+        data = self.kb.info(self.name)
+        data.pop("files_detail", None)
+        data["shell"] = self.settings()
+        return Info(data)
+
+    def _hit(self, arg: str) -> Hit:
+        if self.last is None:
+            raise UsageError("ask a question first")
+        if not self.last.hits:
+            raise UsageError("the last question found no passages")
+        count = len(self.last.hits)
+        number = _number(arg, f"N between 1 and {count}", 1, count)
+        return self.last.hits[number - 1]
+
+    def _more(self, arg: str) -> Output:
+        first_arg, _, span_arg = arg.partition(" ")
+        hit = self._hit(first_arg)
+        span = _number(span_arg.strip(), f":more N [CHUNKS], CHUNKS 1-{MAX_CONTEXT_CHUNKS}", 1, MAX_CONTEXT_CHUNKS) if span_arg.strip() else 1
+        assert self.searcher is not None and self.last is not None
+        first, last = hit.seqs[0], hit.seqs[-1]
+        before_seqs = list(range(max(0, first - span), first))
+        after_seqs = list(range(last + 1, last + 1 + span))
+        texts = self.searcher.reader.neighbours(hit.file_id, [*before_seqs, *hit.seqs, *after_seqs])
+        if len(hit.seqs) == 1 and texts.get(first) != hit.text:
+            raise UsageError(f"{hit.relative} changed in the index since this answer: ask again")
+        before = _join([texts[s] for s in before_seqs if s in texts])
+        after = _join([texts[s] for s in after_seqs if s in texts])
+        return Context(hit, _trim_tail_overlap(before, hit.text), _trim_head_overlap(hit.text, after), self.last.query)
+
+    def _open(self, arg: str) -> Output:
+        hit = self._hit(arg)
+        return Open(hit, f"{hit.file}#page={hit.page}" if hit.page else hit.file)
+
+
+def _resolve(word: str) -> str:
+    """A command by its name, an alias, or an unambiguous prefix (:he, :inf)."""
+    if word in _ALIASES:
+        return _ALIASES[word]
+    names = [c.name for c in COMMANDS]
+    if word in names:
+        return word
+    candidates = [n for n in names if n.startswith(word)] if len(word) > 1 else []
+    if len(candidates) == 1:
+        return candidates[0]
+    if candidates:
+        raise UsageError(f"{word} is ambiguous: {', '.join(candidates)}")
+    raise UsageError(f"unknown command {word} (:help lists the commands)")
+
+
+def _number(arg: str, usage: str, low: int, high: int) -> int:
+    try:
+        value = int(arg)
+    except ValueError:
+        raise UsageError(f"expected a number: {usage}") from None
+    if not low <= value <= high:
+        raise UsageError(f"{value} is out of range: {usage}")
+    return value
+
+
+def _on_off(arg: str, usage: str, current: bool) -> bool:
+    value = arg.lower()
+    if value in ("on", "off"):
+        return value == "on"
+    if not value:
+        return not current  # a bare `:json` toggles
+    raise UsageError(f"use {usage}")
+
+
+def matches_glob(hit: Hit, glob: str) -> bool:
+    """The --include/--exclude rule of `kbcli index`, plus the absolute path."""
+    return any(fnmatch.fnmatch(candidate, glob) for candidate in (hit.relative, hit.relative.rsplit("/", 1)[-1], hit.file))
+
+
+def _stitch_size(first: str, second: str) -> int:
+    """How many leading characters of `second` repeat the end of `first` (chunks overlap)."""
+    for size in range(min(len(first), len(second), 600), 10, -1):
+        if first.endswith(second[:size]):
+            return size
+    return 0
+
+
+def _join(texts: list[str]) -> str:
+    joined = ""
+    for text in texts:
+        joined = joined + text[_stitch_size(joined, text):] if joined else text
+    return joined
+
+
+def _trim_tail_overlap(before: str, text: str) -> str:
+    """`before` without its end where the hit's own text starts again."""
+    for size in range(min(len(before), len(text), 600), 10, -1):
+        if before.endswith(text[:size]):
+            return before[:-size].rstrip()
+    return before
+
+
+def _trim_head_overlap(text: str, after: str) -> str:
+    return after[_stitch_size(text, after):].lstrip()
+
+
+def answer_backend() -> Callable[[str, list[Hit]], str] | None:
+    """The hook for written answers: `kbcli.answer` once LLM answers exist, else None."""
+    try:
+        from kbcli import answer  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    resolve, answerer = getattr(answer, "resolve_config", None), getattr(answer, "Answerer", None)
+    if resolve is None or answerer is None:
+        return None
+    config = resolve()
+    if config is None:
+        raise UsageError("no LLM is configured: see the README section on LLM answers")
+    return answerer(config).answer
+
+
+def completions(text: str, index_names: Callable[[], Iterable[str]]) -> list[tuple[str, int, str]]:
+    """Tab completion for the text before the cursor: (completion, start offset, description)."""
+    if not text.startswith(":"):
+        return []
+    word, space, arg = text.partition(" ")
+    if not space:
+        return [(c.name, -len(text), c.help) for c in COMMANDS if c.name.startswith(text.lower())]
+    try:
+        name = _resolve(word.lower())
+    except UsageError:
+        return []
+    command = next(c for c in COMMANDS if c.name == name)
+    choices = list(index_names()) if name == ":index" else list(command.choices)
+    arg = arg.lstrip()
+    return [(choice, -len(arg), "") for choice in choices if choice.startswith(arg)]
+
+
+# -- the loops and the rendering (called from the CLI only) --------------------------------------------
+def render_output(out: Output, console: "Console", err: "Console", as_json: bool, script: bool) -> None:
+    """Show what a line produced. In script mode stdout carries answers only; notes go to stderr."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from kbcli.render import print_json, render_context, render_info, render_result
+
+    notes = err if script else console
+    if isinstance(out, Answer):
+        if as_json:
+            data = {**out.result.to_json(), "seconds": out.result.seconds}
+            if out.text is not None:
+                data["answer"] = out.text
+            print_json(data)
+            return
+        if out.text is not None:
+            from rich.panel import Panel
+
+            console.print(Panel(Text(out.text), title="answer", title_align="left", border_style="green"))
+        render_result(console, out.result, show_query=script)
+    elif isinstance(out, Context):
+        if as_json:
+            hit = out.hit.to_json()
+            print_json({**hit, "before": out.before, "after": out.after})
+        else:
+            render_context(console, out.hit, out.before, out.after, out.query)
+    elif isinstance(out, Open):
+        if as_json:
+            print_json({"open": out.target, "file": out.hit.file, "page": out.hit.page})
+        else:
+            console.print(out.target, markup=False, highlight=False, soft_wrap=True)
+    elif isinstance(out, Info):
+        if as_json:
+            print_json(out.data, pretty=not script)
+        else:
+            render_info(console, out.data)
+            settings = ", ".join(f"{k}={_show(v)}" for k, v in out.data["shell"].items())
+            console.print(Text(f"shell: {settings}"))
+    elif isinstance(out, Help):
+        table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
+        for command in out.commands:
+            table.add_row(Text(f"{command.name} {command.args}".strip(), style="bold"), Text(command.help))
+        notes.print(Text("Type a question, or a command:"))
+        notes.print(table)
+        notes.print(Text("Ctrl-C abandons the line or a running search; Tab completes commands."))
+    elif isinstance(out, Note):
+        notes.print(Text(out.text, style="dim" if not script else ""), soft_wrap=True)
+    elif isinstance(out, Problem):
+        err.print(Text(f"error: {out.text}", style="red"), soft_wrap=True)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return "off" if value is None else str(value)
+
+
+def run_script(session: ShellSession, lines: Iterable[str], console: "Console", err: "Console") -> int:
+    """stdin is not a terminal: one question or command a line, no prompt. Exit 1 if any failed."""
+    failed = 0
+    for line in lines:
+        out = session.handle(line)
+        if isinstance(out, Quit):
+            break
+        if isinstance(out, Problem):
+            failed += 1
+        if out is not None:
+            render_output(out, console, err, session.as_json, script=True)
+    return 1 if failed else 0
+
+
+def run_terminal(session: ShellSession, console: "Console", err: "Console", debug: bool = False) -> int:
+    """The interactive loop: Ctrl-C abandons the line or the running search, Ctrl-D leaves."""
+    from rich.text import Text
+
+    stats = session.searcher.reader.stats() if session.searcher else {}
+    err.print(
+        Text(
+            f"kbcli shell · index {session.name!r} · {stats.get('files_ok', 0)} files, {stats.get('chunks', 0)} chunks"
+            " · :help for commands, Ctrl-D to leave",
+            style="dim",
+        )
+    )
+    prompt, prompt_for = None, None
+    while True:
+        if prompt is None or prompt_for != session.name:
+            prompt, prompt_for = _prompt_session(session), session.name
+        try:
+            line = prompt.prompt(_prompt_text(session))
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            return 0
+        try:
+            out = session.handle(line)
+            if isinstance(out, Quit):
+                return 0
+            if out is not None:
+                render_output(out, console, err, session.as_json, script=False)
+            if isinstance(out, Open):
+                _launch_viewer(out.hit.file, console, err)
+        except KeyboardInterrupt:
+            err.print(Text("interrupted", style="yellow"))
+        except Exception as error:  # one bad question must not end the session
+            if debug:
+                raise
+            err.print(Text(f"error: unexpected {type(error).__name__}: {error}", style="red"))
+
+
+def _prompt_text(session: ShellSession) -> str:
+    return f"{session.name} [{session.filter}]> " if session.filter else f"{session.name}> "
+
+
+def _prompt_session(session: ShellSession):
+    """A prompt with history kept per index under $KBCLI_HOME/history (not in the index folder)."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.completion import Completer, Completion
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+    class ShellCompleter(Completer):
+        def get_completions(self, document, complete_event):  # type: ignore[no-untyped-def]
+            for text, start, meta in completions(document.text_before_cursor, session.kb.names):
+                yield Completion(text, start_position=start, display_meta=meta)
+
+    history: Any
+    try:
+        folder = session.kb.home / "history"
+        folder.mkdir(parents=True, exist_ok=True)
+        history = FileHistory(str(folder / session.name))
+    except OSError:
+        history = InMemoryHistory()
+    return PromptSession(history=history, completer=ShellCompleter(), complete_while_typing=False)
+
+
+def _launch_viewer(path: str, console: "Console", err: "Console") -> None:
+    """Open the file with the desktop's viewer, only for a person at a terminal; never fail."""
+    viewer = shutil.which("xdg-open") or (shutil.which("open") if sys.platform == "darwin" else None)
+    if viewer is None or not console.is_terminal:
+        return
+    try:
+        subprocess.Popen(
+            [viewer, path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+    except OSError as error:
+        err.print(f"could not open the viewer: {error}", markup=False, highlight=False)
