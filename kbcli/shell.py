@@ -131,6 +131,12 @@ class ShellSession:
             self.searcher.close()
             self.searcher = None
 
+    def reopen(self) -> None:
+        """After an interrupted search: a fresh reader, so no half-finished read is left behind."""
+        last = self.last
+        self._switch(self.name)
+        self.last = last
+
     def settings(self) -> dict[str, Any]:
         return {"k": self.k, "filter": self.filter, "mode": self._mode_label(), "json": self.as_json, "answer": self.answer}
 
@@ -514,6 +520,7 @@ def run_terminal(session: ShellSession, console: "Console", err: "Console", debu
                 _launch_viewer(out.hit.file, console, err)
         except KeyboardInterrupt:
             err.print(Text("interrupted", style="yellow"))
+            session.reopen()
         except Exception as error:  # one bad question must not end the session
             if debug:
                 raise

@@ -34,7 +34,7 @@ class Terminal:
         self.prompt = re.compile(re.escape(name) + r"( \[[^\]]*\])?>")  # the filter shows in the prompt
         self.child = pexpect.spawn(
             sys.executable, ["-m", "kbcli", "shell", name, *args], cwd=str(ROOT), env=env,
-            dimensions=(50, 200), encoding="utf-8", timeout=60,
+            dimensions=(50, 200), encoding="utf-8", codec_errors="replace", timeout=60,
         )
         self.wait_prompt()
 
@@ -117,14 +117,19 @@ def test_ctrl_d_leaves_and_history_is_kept_per_index(sample_index_home: Path, sa
     assert term.finish() == 0
 
 
-def test_ctrl_c_right_after_asking_never_ends_the_session(sample_index: str) -> None:
-    term = Terminal(sample_index, "-k", "50")
+def test_ctrl_c_during_an_answer_returns_to_the_prompt(sample_index: str) -> None:
+    term = Terminal(sample_index, "-k", "75")  # every chunk: long enough to interrupt
+    outcomes = []
     for _ in range(3):
         term.child.sendline(DESCALE)
-        term.child.sendintr()  # lands in the search, the rendering, or the next prompt
-    term.wait_prompt()
+        term.child.expect_exact("#1 ")
+        term.child.sendintr()
+        outcomes.append(term.child.expect_exact(["interrupted", "#75 "]))
+        term.wait_prompt()
+    assert 0 in outcomes  # at least one answer was cut short, and the shell stayed
     term.say(":k 1", "k = 1")
     term.say("What does error code E03 mean?", ESPRESSO, "p. 5")
+    term.say(":more 1", "with the passages around it")
     term.child.sendline(":q")
     assert term.finish() == 0
 
