@@ -283,7 +283,8 @@ def shell(
       kbcli shell work
       kbcli shell work --json < questions.txt > answers.jsonl
     """
-    from kbcli.shell import ShellSession, run_script, run_terminal
+    from kbcli.shell import ShellSession
+    from kbcli.shell_ui import run_script, run_terminal
 
     session = ShellSession(_kb(ctx), name, k=top_k, as_json=as_json)
     out, err = _consoles()
