@@ -450,6 +450,42 @@ def _answer(out, result, answerer, as_json: bool, batch: bool, explain: bool = F
         raise failure
 
 
+@app.command()
+def shell(
+    ctx: typer.Context,
+    name: NameArg,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=1000, help="How many passages per question (:k N changes it).")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print answers as JSON, one object a line (:json on|off changes it).")] = False,
+) -> None:
+    """Ask NAME many questions in one session: the model loads once, answers take milliseconds.
+
+    Type a question, or a command (:help lists them, Tab completes): :k N, :filter GLOB, :more N,
+    :open N, :json on|off, :index OTHER, :info, :quit. Ctrl-C abandons the line or a running
+    search, Ctrl-D leaves. History is kept per index. A refresh committed while the shell is open
+    is used by the next question.
+
+    With stdin not a terminal it reads one question (or command) a line and prints no prompt.
+
+    Examples:
+      kbcli shell work
+      kbcli shell work --json < questions.txt > answers.jsonl
+    """
+    from kbcli.shell import ShellSession
+    from kbcli.shell_ui import run_script, run_terminal
+
+    session = ShellSession(_kb(ctx), name, k=top_k, as_json=as_json)
+    out, err = _consoles()
+    try:
+        if sys.stdin.isatty():
+            code = run_terminal(session, out, err, debug=bool((ctx.obj or {}).get("debug")))
+        else:
+            code = run_script(session, sys.stdin, out, err)
+    finally:
+        session.close()
+    if code:
+        raise typer.Exit(code)
+
+
 @app.command("list")
 def list_indexes(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List the indexes in the kbcli home."""

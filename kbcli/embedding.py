@@ -187,7 +187,9 @@ class Embedder:
 
     batch_size = 32
 
-    def __init__(self, cache: Path, spec: ModelSpec = DEFAULT_MODEL) -> None:
+    def __init__(self, cache: Path, spec: ModelSpec = DEFAULT_MODEL, *, spin: bool = True) -> None:
+        """`spin=False` for one query at a time between other work (the shell): ONNX Runtime's
+        threads then sleep between runs instead of busy-waiting against FAISS for the cores."""
         import onnxruntime as ort
 
         self.spec = spec
@@ -195,6 +197,8 @@ class Embedder:
         self.tokenizer = Tokenizer(model_dir, spec.token_limit)
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        if not spin:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         path = onnx_model_path(cache, spec, model_dir)
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 

@@ -135,6 +135,24 @@ def render_answer(console: Console, deltas: Iterable[str], source: str) -> str:
     return text
 
 
+def render_context(console: Console, hit, before: str, after: str, query: str) -> None:
+    """A hit with the passages around it (`:more` in the shell): the neighbours dimmed."""
+    title = Text.assemble((f"#{hit.rank} ", "bold cyan"), (_citation(hit), "bold"), ("  with the passages around it", "dim"))
+    body = Text()
+    if hit.heading:
+        body.append(f"§ {hit.heading}\n", style="italic magenta")
+    if before:
+        body.append(f"{before}\n\n", style="dim")
+    passage = Text(hit.text)
+    terms = query_terms(query)
+    if terms:
+        passage.highlight_words(terms, style="bold yellow", case_sensitive=False)
+    body.append_text(passage)
+    if after:
+        body.append(f"\n\n{after}", style="dim")
+    console.print(Panel(body, title=title, title_align="left", border_style="cyan", padding=(0, 1)))
+
+
 def sync_json(name: str, report: SyncReport) -> dict[str, Any]:
     return {
         "index": name,

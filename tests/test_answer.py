@@ -30,7 +30,10 @@ from kbcli.answer import (
     resolve_config,
     system_prompt,
 )
+from kbcli.config import kbcli_home
+from kbcli.kb import KnowledgeBase
 from kbcli.search import Hit
+from kbcli.shell import Answer, Note, ShellSession
 
 QUESTION = "How much notice is needed to terminate the agreement for convenience?"
 REPLY = (
@@ -465,3 +468,20 @@ def test_every_llm_setting_is_documented() -> None:
     for option in ("--answer", "--llm-provider", "--llm-model", "--llm-base-url"):
         assert option in readme
     assert not re.search(r"^KBCLI_LLM_", example, re.MULTILINE), "nothing may be enabled by default"
+
+
+# -- in the shell -----------------------------------------------------------------------------------
+def test_shell_answer_mode_answers_and_survives_a_dead_server(sample_index, llm_server, monkeypatch) -> None:
+    _use(monkeypatch, llm_server)
+    session = ShellSession(KnowledgeBase(kbcli_home()), sample_index, k=3)
+    try:
+        assert session.handle(":answer on") == Note("answer = on")
+        out = session.handle(QUESTION)
+        assert isinstance(out, Answer) and out.text == REPLY and out.failure is None
+        assert len(out.result.hits) == 3 and "<<<[3] " in llm_server.last["body"]["messages"][1]["content"]
+        llm_server.mode = "error"
+        out = session.handle(QUESTION)
+        assert isinstance(out, Answer) and out.text is None and out.failure  # one line, passages kept
+        assert len(out.result.hits) == 3
+    finally:
+        session.close()

@@ -27,7 +27,7 @@ def test_help_does_not_import_heavy_modules() -> None:
         "import sys\n"
         "from kbcli.cli import app\n"
         "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
-        "for cmd in ('index', 'query', 'refresh'):\n"
+        "for cmd in ('index', 'query', 'refresh', 'shell'):\n"
         "    try:\n        app([cmd, '--help'])\n    except SystemExit:\n        pass\n"
         "heavy = [m for m in ('torch', 'transformers', 'llama_index', 'faiss', 'onnxruntime', 'pymupdf', 'numpy') if m in sys.modules]\n"
         "print('HEAVY=' + ','.join(heavy))\n"
