@@ -12,7 +12,7 @@ from typer.exceptions import TyperException
 from typer.core import TyperGroup
 
 from kbcli import __version__
-from kbcli.errors import ExitCode, KbError, UsageError
+from kbcli.errors import ExitCode, IncompatibleIndex, KbError, UsageError
 
 
 class _Group(TyperGroup):
@@ -494,7 +494,11 @@ def list_indexes(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     kb = _kb(ctx)
     rows = []
     for name in kb.names():
-        reader = kb.reader(name)
+        try:
+            reader = kb.reader(name)
+        except IncompatibleIndex as err:  # listed, so that it can be found and removed
+            rows.append({"name": name, "path": str(kb.folder(name)), "problem": str(err)})
+            continue
         try:
             rows.append({"name": name, "path": str(reader.folder), **reader.stats()})
         finally:

@@ -35,6 +35,10 @@ class ModelMismatch(KbError):
     pass
 
 
+class IncompatibleIndex(KbError):
+    """Built by a kbcli with another on-disk format: it can be listed and removed, not opened."""
+
+
 class LockBusy(KbError):
     exit_code = ExitCode.LOCKED
 

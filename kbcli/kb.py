@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -16,7 +15,7 @@ from kbcli.errors import IndexNotFound, NothingToIndex, UsageError
 from kbcli.indexer import Observer, SyncReport, Syncer
 from kbcli.readers import ReadOptions
 from kbcli.search import Searcher, model_spec_for
-from kbcli.store import MANIFEST, IndexReader, IndexWriter, Manifest, Source, create_index
+from kbcli.store import MANIFEST, IndexReader, IndexWriter, Manifest, Source, create_index, delete_index
 
 
 @dataclass
@@ -124,13 +123,7 @@ class KnowledgeBase:
         return report
 
     def remove(self, name: str) -> None:
-        folder = self._require(name)
-        writer = IndexWriter(folder)  # never delete under a running writer
-        try:
-            (folder / MANIFEST).unlink()
-        finally:
-            writer.close()
-        shutil.rmtree(folder)
+        delete_index(self._require(name))
 
     # -- reading --
     def reader(self, name: str) -> IndexReader:

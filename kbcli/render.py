@@ -233,8 +233,14 @@ def render_list(console: Console, rows: list[dict[str, Any]]) -> None:
     for col in ("name", "files", "chunks", "failed", "updated", "path"):
         table.add_column(col, justify="right" if col in ("files", "chunks", "failed") else "left")
     for r in rows:
-        table.add_row(r["name"], str(r["files"]), str(r["chunks"]), str(r["files_failed"]), str(r["updated_at"]), r["path"])
+        if "problem" in r:
+            table.add_row(r["name"], "", "", "", Text("needs rebuilding", style="yellow"), r["path"])
+        else:
+            table.add_row(r["name"], str(r["files"]), str(r["chunks"]), str(r["files_failed"]), str(r["updated_at"]), r["path"])
     console.print(table)
+    for r in rows:
+        if "problem" in r:
+            console.print(Text(r["problem"], style="yellow"))
 
 
 def _size(n: int) -> str:

@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
-from kbcli.errors import IndexExists, IndexNotFound, KbError, LockBusy
+from kbcli.errors import IncompatibleIndex, IndexExists, IndexNotFound, KbError, LockBusy
 
 if TYPE_CHECKING:
     import numpy as np
@@ -125,7 +126,10 @@ class Manifest:
         except (OSError, ValueError) as err:
             raise KbError(f"the manifest {path} is unreadable: {err}") from err
         if data.get("format") != FORMAT_VERSION:
-            raise KbError(f"index format {data.get('format')} at {folder} is not supported (expected {FORMAT_VERSION})")
+            raise IncompatibleIndex(
+                f"index {folder.name!r} was built by another kbcli version (format {data.get('format')}, this one "
+                f"reads {FORMAT_VERSION}): rebuild it with 'kbcli remove {folder.name} --yes' and 'kbcli index'"
+            )
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
@@ -331,6 +335,17 @@ def _files(conn: sqlite3.Connection, status: str | None = None) -> list[FileReco
     if status:
         sql, args = sql + " WHERE status=?", (status,)
     return [FileRecord(**dict(r)) for r in conn.execute(sql + " ORDER BY path", args)]
+
+
+def delete_index(folder: Path, wait: float = 0.0) -> None:
+    """Remove an index folder, never under a running writer. Works for any format version: the
+    manifest goes first, so a half-deleted folder is no longer an index."""
+    lock = _acquire_lock(folder, wait)
+    try:
+        (folder / MANIFEST).unlink()
+    finally:
+        lock.close()
+    shutil.rmtree(folder)
 
 
 class IndexWriter:

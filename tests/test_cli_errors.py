@@ -72,3 +72,15 @@ def test_debug_is_the_way_to_a_traceback() -> None:
 @pytest.mark.parametrize("args", [["remove", "nope", "--yes"], ["sources", "nope"]])
 def test_other_commands_on_unknown_index(cli: Cli, args: list[str]) -> None:
     _one_line_error(cli(*args, code=1), "no index named")
+
+
+def test_index_of_another_format_is_listed_refused_and_removable(cli: Cli, kbcli_home: Path) -> None:
+    folder = kbcli_home / "indexes" / "old"
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({"format": 1, "name": "old"}))
+    listed = cli.json("list", "--json")["indexes"]
+    assert listed[0]["name"] == "old" and "rebuild it" in listed[0]["problem"]
+    for args in (["query", "old", "anything"], ["refresh", "old"], ["index", str(CORPUS.parent), "--name", "old"]):
+        _one_line_error(cli(*args, code=1), "built by another kbcli version", "kbcli remove old --yes")
+    cli("remove", "old", "--yes")
+    assert not folder.exists() and cli.json("list", "--json")["indexes"] == []
