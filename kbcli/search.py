@@ -108,6 +108,7 @@ class QueryResult:
             "query": self.query,
             "mode": self.mode,
             "hits": [h.to_json(explain) for h in self.hits],
+            "seconds": self.seconds,  # search time in the process (no start-up, no printing)
         }
 
 
