@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 from kbcli.readers import DAMAGED, TIMED_OUT, TOO_LARGE, UNREADABLE, Document, FileFailure, ReadOptions

@@ -215,7 +215,7 @@ def test_streamed_answer_cites_the_passages_printed_under_it(cli, sample_index, 
     user = request["body"]["messages"][1]["content"]
     nonce, _ = _fence(user)
     assert f"<<<[1] file: {Path(hits[0]['file']).name}" in user
-    assert user.index(hits[0]["text"][:60]) < user.index(f"<<<[2] ") < user.index(hits[1]["text"][:60])
+    assert user.index(hits[0]["text"][:60]) < user.index("<<<[2] ") < user.index(hits[1]["text"][:60])
 
 
 def test_json_adds_the_answer_and_the_cited_hit_numbers(cli, sample_index, llm_server, monkeypatch) -> None:
