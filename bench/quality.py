@@ -179,7 +179,9 @@ def index_names(cli: Kbcli) -> set[str]:
     return {row["name"] for row in data.get("indexes", [])}
 
 
-def build_index(cli: Kbcli, spec: EvalSet, corpus: Path, reuse: bool, log: Callable[[str], None]) -> dict[str, Any]:
+def build_index(
+    cli: Kbcli, spec: EvalSet, corpus: Path, reuse: bool, log: Callable[[str], None], precision: str | None = None
+) -> dict[str, Any]:
     exists = spec.index_name in index_names(cli)
     if exists and reuse:
         log(f"[{spec.key}] reusing index {spec.index_name!r}")
@@ -190,7 +192,8 @@ def build_index(cli: Kbcli, spec: EvalSet, corpus: Path, reuse: bool, log: Calla
     log(f"[{spec.key}] indexing {corpus} into {spec.index_name!r} ...")
     started = time.perf_counter()
     # exit 3 = some files could not be read (the summary lists them); anything else is a failure
-    summary, proc = cli.json("index", str(corpus), "--name", spec.index_name, "--json", ok=(0, 3))
+    extra = ("--precision", precision) if precision else ()
+    summary, proc = cli.json("index", str(corpus), "--name", spec.index_name, "--json", *extra, ok=(0, 3))
     seconds = time.perf_counter() - started
     for key in ("files", "pages", "chunks_added", "failed"):
         if key not in summary:
@@ -297,7 +300,7 @@ def run_set(cli: Kbcli, spec: EvalSet, args, log: Callable[[str], None]) -> dict
     try:
         questions = load_questions(qpath, args.limit)
         result["questions"] = len(questions)
-        result["index_build"] = build_index(cli, spec, corpus, args.reuse, log)
+        result["index_build"] = build_index(cli, spec, corpus, args.reuse, log, args.precision)
         info, _ = cli.json("info", spec.index_name, "--json")
         manifest = info.get("manifest", {})
         result["manifest"] = manifest
@@ -442,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         help="delete the whole bench home first (its indexes only; e.g. after an index format change)",
     )
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N questions of each set")
+    parser.add_argument("--precision", default=None, help="pass --precision (fp32|int8) to `kbcli index` (use another --home)")
     parser.add_argument("--mode", default=None, help="pass --mode MODE to `kbcli query` (omitted by default)")
     parser.add_argument("--top-k", type=int, default=10, help="hits per question (default 10; recall@k needs k <= top-k)")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the numbers as JSON to OUT")
