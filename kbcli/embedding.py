@@ -155,19 +155,22 @@ def _export_onnx(model_dir: Path, target: Path, precision: str) -> None:
     if precision == "int8":
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+        # Per-channel weights, matrix products only (the embedding table stays fp32): cosine to
+        # fp32 min 0.988 on FinanceBench chunks, where per-tensor scales over every op gave 0.887.
+        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"])
         fp32.unlink()
     os.replace(tmp, target)
 
 
 _export_lock = threading.Lock()
+EXPORT_REVISION = "r2"  # part of the cached file's name: a changed export never reuses an old file
 
 
 def onnx_model_path(cache: Path, spec: ModelSpec, model_dir: Path) -> Path:
     """The cached ONNX file for `spec`, exported on first use (from local files only)."""
     version = _package_version(spec.package)
     folder = cache / "models" / spec.id.replace("/", "--") / f"{spec.package}-{version}"
-    target = folder / f"model-{spec.precision}.onnx"
+    target = folder / f"model-{spec.precision}-{EXPORT_REVISION}.onnx"
     if target.exists():
         return target
     with _export_lock:
