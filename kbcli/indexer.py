@@ -18,7 +18,7 @@ from kbcli.chunking import ChunkSettings, chunk_document
 from kbcli.discover import FoundFile, Skipped, crawl
 from kbcli.isolation import IsolatedReader
 from kbcli.keywords import name_words, segment
-from kbcli.readers import ENCRYPTED, UNREADABLE, FileFailure, ReadOptions, display_name
+from kbcli.readers import ENCRYPTED, UNREADABLE, Document, FileFailure, ReadOptions, display_name
 from kbcli.store import FileRecord, IndexWriter, Source
 
 if TYPE_CHECKING:
@@ -118,6 +118,7 @@ class Syncer:
         self.report = SyncReport()
         self.read_options = read_options or ReadOptions()
         self._reader: IsolatedReader | None = None
+        self._hashes: dict[str, str] = {}  # sha256 of files hashed ahead of their turn
 
     @property
     def reader(self) -> IsolatedReader:
@@ -149,8 +150,9 @@ class Syncer:
             self.observer.file_removed(record.path)
         self.report.unchanged = plan.unchanged
         last_commit = time.monotonic()
-        for found, sha in plan.process:
-            self._process(found, sha)
+        for position, (found, sha) in enumerate(plan.process):
+            upcoming = plan.process[position + 1] if position + 1 < len(plan.process) else None
+            self._process(found, sha, upcoming)
             if time.monotonic() - last_commit >= self.commit_seconds:
                 self._commit()
                 last_commit = time.monotonic()
@@ -225,10 +227,33 @@ class Syncer:
             still.append((found, known_sha))
         plan.process = still
 
-    def _process(self, found: FoundFile, known_sha: str | None) -> None:
+    def _hash(self, found: FoundFile) -> str:
+        """The file's sha256, computed once even when read-ahead asked for it first."""
+        sha = self._hashes.pop(found.key, None)
+        return sha if sha is not None else sha256_of(found.path)
+
+    def _read_ahead(self, upcoming: tuple[FoundFile, str | None] | None) -> None:
+        """Let the reader process parse the next file while this one is embedded; not a file
+        whose content turns out unchanged (a touch), which needs no parsing at all."""
+        if upcoming is None:
+            return
+        found, known_sha = upcoming
+        try:
+            self._hashes[found.key] = sha = sha256_of(found.path)
+        except OSError:
+            return  # reported when its turn comes
+        if sha != known_sha:
+            self.reader.submit(found.path)
+
+    def _read(self, found: FoundFile) -> Document:
+        if self.reader.pending() == found.path:
+            return self.reader.result(found.path)
+        return self.reader.read(found.path)
+
+    def _process(self, found: FoundFile, known_sha: str | None, upcoming: tuple[FoundFile, str | None] | None = None) -> None:
         self.observer.file_started(found.path)
         try:
-            sha = sha256_of(found.path)
+            sha = self._hash(found)
         except OSError as err:
             self._fail(found, "", FileFailure(UNREADABLE, err.strerror or str(err)))
             return
@@ -239,13 +264,14 @@ class Syncer:
             self.observer.file_done(found.path, 0, None)
             return
         try:
-            document = self.reader.read(found.path)
+            document = self._read(found)
         except FileFailure as failure:
             self._fail(found, sha, failure)
             return
         except Exception as err:  # a parser bug or an exotic file must not stop the run
             self._fail(found, sha, FileFailure("damaged", f"{type(err).__name__}: {err}"))
             return
+        self._read_ahead(upcoming)
         chunks = chunk_document(document, self.embedder.tokenizer, self.chunking)
         vectors = self.embedder.embed([c.embed_text for c in chunks], on_batch=self.observer.chunks_embedded)
         name = name_words(display_name(found.path.name), document.title)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 from kbcli.readers import DAMAGED, TIMED_OUT, TOO_LARGE, UNREADABLE, Document, FileFailure, ReadOptions
@@ -110,6 +111,7 @@ class IsolatedReader:
         self.options = options or ReadOptions()
         self._process = None
         self._conn = None
+        self._pending: tuple[Path, Exception | None, float] | None = None  # path, early failure, sent at
         self.restarts = 0
 
     def __enter__(self) -> "IsolatedReader":
@@ -162,6 +164,7 @@ class IsolatedReader:
     def _stop(self, kill: bool) -> None:
         process, conn = self._process, self._conn
         self._process = self._conn = None
+        self._pending = None
         if process is None:
             return
         if kill:
@@ -179,26 +182,44 @@ class IsolatedReader:
         conn.close()
 
     def close(self) -> None:
-        self._stop(kill=False)
+        self._stop(kill=self._pending is not None)  # an abandoned read-ahead is not waited for
 
     def read(self, path: Path) -> Document:
         """The document, or FileFailure with a reason from the documented set."""
+        self.submit(path)
+        return self.result(path)
+
+    def submit(self, path: Path) -> None:
+        """Start reading `path` in the worker and return at once; `result(path)` collects it. The
+        caller embeds one file while the worker parses the next. One file at a time."""
+        if self._pending is not None:
+            raise RuntimeError(f"{self._pending[0]} is still being read")
         try:
-            size = path.stat().st_size
-        except FileNotFoundError as err:
-            raise FileFailure(UNREADABLE, "vanished before it could be read") from err
-        except OSError as err:
-            raise FileFailure(UNREADABLE, err.strerror or str(err)) from err
-        limit = self.options.max_file_size
-        if limit and size > limit:
-            raise FileFailure(TOO_LARGE, f"{size / 2**20:,.1f} MiB is over the {limit / 2**20:,.0f} MiB limit (--max-file-size)")
-        if not self._alive():
-            if self._process is not None:
-                self._stop(kill=True)
-            self._start()
+            self._check_size(path)
+            if not self._alive():
+                if self._process is not None:
+                    self._stop(kill=True)
+                self._start()
+            assert self._conn is not None
+            self._conn.send((path, self.options))
+        except Exception as err:  # raised by result(), where the caller expects it
+            self._pending = (path, err, 0.0)
+            return
+        self._pending = (path, None, time.monotonic())
+
+    def pending(self) -> Path | None:
+        return self._pending[0] if self._pending is not None else None
+
+    def result(self, path: Path) -> Document:
+        if self._pending is None or self._pending[0] != path:
+            raise RuntimeError(f"{path} was not submitted")
+        _, early, sent = self._pending
+        self._pending = None
+        if early is not None:
+            raise early
         assert self._conn is not None and self._process is not None
-        self._conn.send((path, self.options))
-        if not self._conn.poll(self.options.timeout):
+        # the time limit runs from the moment the worker got the file, not from this call
+        if not self._conn.poll(max(0.0, self.options.timeout - (time.monotonic() - sent))):
             self._stop(kill=True)
             self.restarts += 1
             raise FileFailure(TIMED_OUT, f"reading took longer than {self.options.timeout:g} s (--timeout); stopped")
@@ -216,3 +237,14 @@ class IsolatedReader:
         if message[0] == "ok":
             return message[1]
         raise FileFailure(message[1], message[2])
+
+    def _check_size(self, path: Path) -> None:
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError as err:
+            raise FileFailure(UNREADABLE, "vanished before it could be read") from err
+        except OSError as err:
+            raise FileFailure(UNREADABLE, err.strerror or str(err)) from err
+        limit = self.options.max_file_size
+        if limit and size > limit:
+            raise FileFailure(TOO_LARGE, f"{size / 2**20:,.1f} MiB is over the {limit / 2**20:,.0f} MiB limit (--max-file-size)")

@@ -187,6 +187,37 @@ def test_per_file_time_limit_stops_slow_reads(cli: Cli, tmp_path: Path) -> None:
     assert reason == "timed out" and "0.001 s" in error
 
 
+def test_read_ahead_parses_while_the_caller_works_and_keeps_the_time_limit(tmp_path: Path) -> None:
+    report, handbook = SAMPLE_DOCS / "northwind_annual_report_2023.pdf", SAMPLE_DOCS / "brightwater_employee_handbook_2024.docx"
+    with IsolatedReader(ReadOptions(timeout=60)) as reader:
+        expected = reader.read(report)
+        reader.submit(report)
+        assert reader.pending() == report
+        with pytest.raises(RuntimeError, match="still being read"):
+            reader.submit(handbook)  # one file at a time
+        assert reader.result(report) == expected and reader.pending() is None
+        with pytest.raises(RuntimeError, match="not submitted"):
+            reader.result(handbook)
+        reader.submit(tmp_path / "gone.pdf")  # failures surface when the result is collected
+        with pytest.raises(FileFailure) as info:
+            reader.result(tmp_path / "gone.pdf")
+        assert info.value.reason == "unreadable"
+        # the limit runs from submit(): time spent by the caller meanwhile counts
+        long = PDF / "long_freeculture_352p.pdf" if PDF.is_dir() else report
+        reader.options = ReadOptions(timeout=1.0)
+        reader.submit(long)
+        time.sleep(1.1)
+        started = time.monotonic()
+        try:
+            assert reader.result(long).pages > 0  # read within the limit
+        except FileFailure as failure:
+            assert failure.reason == "timed out"
+        assert time.monotonic() - started < 0.5  # no second full wait: the limit was already spent
+        reader.options = ReadOptions(timeout=60)
+        reader.submit(handbook)
+    assert reader.worker_pid is None  # closing with a read pending stops the worker
+
+
 def test_reader_survives_a_timeout_and_a_killed_worker() -> None:
     big = SAMPLE_DOCS / "northwind_annual_report_2023.pdf"
     with IsolatedReader(ReadOptions(timeout=0.0001)) as reader:
