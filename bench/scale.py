@@ -114,6 +114,41 @@ def probe(home: Path, name: str, mode: str) -> dict:
     return data
 
 
+def ivf_recall(home: Path, n: int, queries: int = 200) -> float:
+    """Recall@10 of the IVF index against exact search on the same vectors. Queries are stored
+    vectors plus noise (cosine about 0.8 to their source), so each has true near neighbours;
+    random unit vectors in 384 dimensions would have none worth finding."""
+    import numpy as np
+
+    from kbcli.kb import KnowledgeBase
+
+    files = n // CHUNKS_PER_FILE
+    wanted = sorted(random.Random(7).sample(range(n), queries))
+    gen, picked, next_row = np.random.default_rng(1), [], 0
+    for f in range(files):  # regenerate the build's vectors, keeping the sampled rows
+        vectors = gen.standard_normal((CHUNKS_PER_FILE, DIM), dtype=np.float32)
+        while next_row < len(wanted) and wanted[next_row] < (f + 1) * CHUNKS_PER_FILE:
+            picked.append(vectors[wanted[next_row] - f * CHUNKS_PER_FILE])
+            next_row += 1
+    noise = np.random.default_rng(2).standard_normal((queries, DIM), dtype=np.float32)
+    base = np.array(picked) / np.linalg.norm(picked, axis=1, keepdims=True)
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    targets = base + 0.75 * noise
+    targets /= np.linalg.norm(targets, axis=1, keepdims=True)
+    kb = KnowledgeBase(home)
+    exact, approx = kb.reader(f"synthetic-{n}-flat"), kb.reader(f"synthetic-{n}-ivf")
+    try:
+        found = 0
+        with exact.snapshot() as exact_conn, approx.snapshot() as approx_conn:
+            for q in targets:
+                truth = {i for i, _ in exact.vector_search(exact_conn, q, 10)}
+                found += len(truth & {i for i, _ in approx.vector_search(approx_conn, q, 10)})
+        return found / (10 * queries)
+    finally:
+        exact.close()
+        approx.close()
+
+
 def disk_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) / 2**20
 
@@ -122,24 +157,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="100000,1000000")
     ap.add_argument("--home", type=Path, default=Path("/tmp/kbcli-scale"))
-    ap.add_argument("--vector-index", default="flat")
+    ap.add_argument("--vector-index", default="flat,ivf", help="flat, ivf or both (recall of ivf needs both)")
     ap.add_argument("--reuse", action="store_true")
     args = ap.parse_args()
     rows = []
+    kinds = args.vector_index.split(",")
     for n in (int(s) for s in args.sizes.split(",")):
-        name = f"synthetic-{n}-{args.vector_index}"
-        folder = args.home / "indexes" / name
-        build_s = None
-        if not (args.reuse and (folder / "manifest.json").exists()):
-            if folder.exists():
-                import shutil
-                shutil.rmtree(folder)
-            build_s = build(args.home, name, n, args.vector_index)
-        row = {"chunks": n, "vector_index": args.vector_index, "build_s": build_s, "disk_mb": disk_mb(folder)}
-        for mode in ("vector", "hybrid"):
-            row[mode] = probe(args.home, name, mode)
-        rows.append(row)
-        print(json.dumps(row), flush=True)
+        for kind in kinds:
+            name = f"synthetic-{n}-{kind}"
+            folder = args.home / "indexes" / name
+            build_s = None
+            if not (args.reuse and (folder / "manifest.json").exists()):
+                if folder.exists():
+                    import shutil
+                    shutil.rmtree(folder)
+                build_s = build(args.home, name, n, kind)
+            row = {"chunks": n, "vector_index": kind, "build_s": build_s, "disk_mb": disk_mb(folder)}
+            for mode in ("vector", "hybrid"):
+                row[mode] = probe(args.home, name, mode)
+            if kind == "ivf" and "flat" in kinds:
+                row["recall_at_10_vs_exact"] = ivf_recall(args.home, n)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
     print()
     print(f"{'chunks':>9} {'index':>6} {'disk MB':>8} {'mode':>7} {'open s':>7} {'open+1st s':>10} {'p50 ms':>7} {'p95 ms':>7} {'peak MB':>8}")
     for r in rows:
@@ -147,6 +186,8 @@ def main() -> None:
             m = r[mode]
             print(f"{r['chunks']:>9} {r['vector_index']:>6} {r['disk_mb']:>8.0f} {mode:>7} {m['open_s']:>7.2f} {m['open_first_s']:>10.2f} "
                   f"{m['p50_ms']:>7.1f} {m['p95_ms']:>7.1f} {m['peak_rss_mb']:>8.0f}")
+        if "recall_at_10_vs_exact" in r:
+            print(f"{'':>9} {'':>6} IVF recall@10 against exact search: {r['recall_at_10_vs_exact']:.3f}")
 
 
 if __name__ == "__main__":
