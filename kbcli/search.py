@@ -30,7 +30,10 @@ class SearchSettings:
     # An English-only model embeds Chinese/Japanese/Korean questions poorly: let keywords lead.
     foreign_vector_weight: float = 0.02
     field_weights: tuple[float, float, float] = (4.0, 2.0, 1.0)  # BM25 weights: file name+title, heading, text
-    merge_adjacent: bool = True  # neighbouring chunks of one page become one hit
+    merge_adjacent: bool = True  # neighbouring chunks without pages (DOCX, text) become one hit
+    group_pages: bool = True  # all candidate chunks of one PDF page become one hit
+    page_extra: float = 0.3  # share of a page's other chunks' fused scores added to its best one's
+    chunks_per_hit: int = 3  # a page hit shows at most this many of its best chunks
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -147,6 +150,85 @@ def _stitch(first: str, second: str) -> str:
     return first + "\n" + second
 
 
+@dataclass
+class _Unit:
+    """One hit in the making: the candidate chunks of one page (or one run of neighbours)."""
+
+    members: list[tuple[ChunkRow, Explanation]]  # best first
+    score: float = 0.0
+
+    @property
+    def first(self) -> ChunkRow:
+        return self.members[0][0]
+
+    def takes(self, row: ChunkRow, settings: SearchSettings) -> bool:
+        """Whether `row` belongs to this hit: the same page, or (no pages) a neighbouring chunk."""
+        head = self.first
+        if head.file_id != row.file_id or head.page != row.page:
+            return False
+        if row.page is not None and settings.group_pages:
+            return True
+        if not settings.merge_adjacent:
+            return False
+        seqs = [r.seq for r, _ in self.members]
+        return row.seq in (min(seqs) - 1, max(seqs) + 1)
+
+    def shown(self, settings: SearchSettings) -> list[ChunkRow]:
+        """The chunks whose text the hit shows, in reading order: a bounded part of a long page."""
+        rows = [r for r, _ in self.members]
+        if self.first.page is not None:
+            rows = rows[: settings.chunks_per_hit]
+        return sorted(rows, key=lambda r: r.seq)
+
+    def hit(self, rank: int, settings: SearchSettings) -> Hit:
+        row, why = self.members[0]
+        shown = self.shown(settings)
+        text = shown[0].text
+        for before, after in zip(shown, shown[1:]):
+            text = _stitch(text, after.text) if after.seq == before.seq + 1 else text + "\n…\n" + after.text
+        score = why.vector_score if settings.mode == "vector" else why.keyword_score if settings.mode == "keyword" else self.score
+        return Hit(
+            rank=rank,
+            score=round(float(score or 0.0), 4),
+            file=row.path,
+            source=row.source,
+            page=row.page,
+            page_label=row.page_label,
+            heading=row.heading,
+            text=text,
+            chunk_id=row.id,
+            title=row.title,
+            file_id=row.file_id,
+            seqs=[r.seq for r in shown],
+            explain=why,
+            ocr=bool(row.ocr),
+        )
+
+
+def _group(candidates: list[tuple[ChunkRow, Explanation]], settings: SearchSettings) -> list[_Unit]:
+    """Fold candidates (best first) into hits: one per page, so no passage is shown twice."""
+    units: list[_Unit] = []
+    for row, why in candidates:
+        unit = next((u for u in units if u.takes(row, settings)), None)
+        if unit is None:
+            units.append(_Unit([(row, why)]))
+        else:
+            unit.members.append((row, why))
+    return units
+
+
+def _score(units: list[_Unit], settings: SearchSettings) -> None:
+    """A hit's score: its best chunk's, plus a share of its page's other candidate chunks.
+
+    A page that answers usually matches in more than one chunk (a statement's title in one, its
+    rows in the next); a lone chunk that matches well is more often a passing mention.
+    """
+    extra = settings.page_extra if settings.mode == "hybrid" else 0.0  # one side alone: its own score
+    for unit in units:
+        scores = [why.fused for _, why in unit.members]
+        unit.score = scores[0] + extra * sum(scores[1:])
+
+
 class Searcher:
     """Holds an open index and its model; reuse it for many queries (batch mode, the shell)."""
 
@@ -173,7 +255,7 @@ class Searcher:
             if match:
                 keyword_side = self.reader.keyword_search(conn, match, pool, settings.field_weights)
             fused = fuse(vector_side, keyword_side, settings)
-            rows = self.reader.rows(conn, [cid for cid, _ in fused[: pool * 2]])
+            rows = self.reader.rows(conn, [cid for cid, _ in fused])
         hits = self._hits(fused, rows, top_k, settings)
         return QueryResult(self.name, query, settings.mode, hits, round(time.perf_counter() - started, 4))
 
@@ -191,49 +273,10 @@ class Searcher:
     def _hits(
         self, fused: list[tuple[int, Explanation]], rows: dict[int, ChunkRow], top_k: int, settings: SearchSettings
     ) -> list[Hit]:
-        hits: list[Hit] = []
-        for cid, why in fused:
-            row = rows.get(cid)
-            if row is None:
-                continue
-            if settings.merge_adjacent and self._merge(hits, row):
-                continue
-            if len(hits) == top_k:
-                continue  # later candidates may still merge into the hits we have
-            score = why.vector_score if settings.mode == "vector" else why.keyword_score if settings.mode == "keyword" else why.fused
-            hits.append(
-                Hit(
-                    rank=len(hits) + 1,
-                    score=round(float(score or 0.0), 4),
-                    file=row.path,
-                    source=row.source,
-                    page=row.page,
-                    page_label=row.page_label,
-                    heading=row.heading,
-                    text=row.text,
-                    chunk_id=row.id,
-                    title=row.title,
-                    file_id=row.file_id,
-                    seqs=[row.seq],
-                    explain=why,
-                    ocr=bool(row.ocr),
-                )
-            )
-        return hits
-
-    @staticmethod
-    def _merge(hits: list[Hit], row: ChunkRow) -> bool:
-        """Fold a chunk into an earlier hit it continues on the same page: no passage twice."""
-        for hit in hits:
-            if hit.file_id != row.file_id or hit.page != row.page:
-                continue
-            if row.seq == hit.seqs[-1] + 1:
-                hit.text, hit.seqs = _stitch(hit.text, row.text), hit.seqs + [row.seq]
-                return True
-            if row.seq == hit.seqs[0] - 1:
-                hit.text, hit.seqs = _stitch(row.text, hit.text), [row.seq] + hit.seqs
-                return True
-        return False
+        units = _group([(rows[cid], why) for cid, why in fused if cid in rows], settings)
+        _score(units, settings)
+        units.sort(key=lambda u: u.score, reverse=True)
+        return [unit.hit(rank, settings) for rank, unit in enumerate(units[:top_k], start=1)]
 
     def close(self) -> None:
         self.reader.close()

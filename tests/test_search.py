@@ -16,7 +16,8 @@ def test_chinese_is_segmented_into_words_and_english_passes_through() -> None:
     assert segment("上海酒店每晚住宿上限") .split() == ["上海", "酒店", "每晚", "住宿", "上限"]
     assert segment("Revenue grew 12%") == "Revenue grew 12%"
     assert "上海" in query_terms("上海酒店每晚住宿上限是多少？") and "是" not in query_terms("上海是多少")
-    assert query_terms("What is the FY2018 capital expenditure for 3M?") == ["fy2018", "capital", "expenditure", "3m"]
+    assert query_terms("What is the FY2018 capital expenditure for 3M?") == ["fy2018", "2018", "capital", "expenditure", "3m"]
+    assert query_terms("Q2 CET1 E03 10-K abc123") == ["q2", "cet1", "cet", "e03", "10", "abc123", "abc", "123"]  # runs of 3+
     assert name_words("/x/AMAZON_2017_10K.pdf", None) == "AMAZON 2017 10K"
     assert fts_query('say "hi" now') == '"say" OR "hi"' and fts_query("the of and") is None
 
@@ -80,3 +81,27 @@ def test_no_passage_is_shown_twice(cli: Cli, tmp_path: Path) -> None:
 
 def test_unknown_mode_is_a_usage_error(cli: Cli, sample_index: str) -> None:
     assert "unknown search mode" in cli("query", sample_index, "x", "--mode", "fuzzy", code=2).stderr
+
+
+def _pdf(path: Path, pages: list[str]) -> None:
+    import pymupdf
+
+    document = pymupdf.open()
+    for text in pages:
+        page = document.new_page()
+        page.insert_textbox(pymupdf.Rect(36, 36, 576, 806), text, fontsize=7)
+    document.save(path)
+
+
+def test_one_hit_per_page(cli: Cli, tmp_path: Path) -> None:
+    """A page's matching chunks, adjacent or not, make one hit showing at most three of them."""
+    lines = [f"Row {i}: the lighthouse lamp was trimmed, the lens polished and the fog bell tested." for i in range(60)]
+    _pdf(tmp_path / "log.pdf", ["\n".join(lines), "\n".join(lines[:30]), "Nothing about the sea here."])
+    cli("index", tmp_path, "--name", "pages")
+    hits = cli.json("query", "pages", "lighthouse lamp lens fog bell", "--json", "-k", "10")["hits"]
+    pages = [h["page"] for h in hits]
+    assert sorted(pages[:2]) == [1, 2] and len(pages) == len(set(pages))
+    for hit in hits:
+        rows = [line.split(":")[0] for line in hit["text"].splitlines() if line.startswith("Row")]
+        assert len(rows) == len(set(rows)), "a passage is shown twice in one hit"
+    assert max(len(h["text"]) for h in hits) < 3 * 1500  # a long page shows its best chunks, not all of it
