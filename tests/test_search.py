@@ -105,3 +105,25 @@ def test_one_hit_per_page(cli: Cli, tmp_path: Path) -> None:
         rows = [line.split(":")[0] for line in hit["text"].splitlines() if line.startswith("Row")]
         assert len(rows) == len(set(rows)), "a passage is shown twice in one hit"
     assert max(len(h["text"]) for h in hits) < 3 * 1500  # a long page shows its best chunks, not all of it
+
+
+def test_page_score_credits_a_pages_other_chunks_but_not_runs_without_pages() -> None:
+    from kbcli.search import Explanation, SearchSettings, _group, _score
+    from kbcli.store import ChunkRow
+
+    def row(cid: int, file_id: int, seq: int, page: int | None) -> ChunkRow:
+        return ChunkRow(cid, file_id, f"/d/{file_id}", "/d", None, seq, page, None, None, f"text {cid}")
+
+    def why(fused: float) -> Explanation:
+        return Explanation(1, 0.5, 1, 1.0, fused)
+
+    settings = SearchSettings()
+    # file 1: one page matched by two far-apart chunks; file 2: a long run of neighbours, no pages
+    candidates = [(row(1, 1, 0, 7), why(0.030)), (row(2, 2, 0, None), why(0.031)), (row(3, 1, 5, 7), why(0.020))]
+    candidates += [(row(10 + i, 2, i, None), why(0.010)) for i in range(1, 6)]
+    units = _group(candidates, settings)
+    _score(units, settings)
+    page, run = units
+    assert [r.seq for r, _ in page.members] == [0, 5] and page.score == pytest.approx(0.030 + settings.page_extra * 0.020)
+    assert len(run.members) == 6 and run.score == pytest.approx(0.031)
+    assert page.hit(1, settings).text == "text 1\n…\ntext 3"
