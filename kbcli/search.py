@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kbcli.errors import ModelMismatch, UsageError
-from kbcli.keywords import fts_query
+from kbcli.keywords import fts_query, name_words, query_terms
 from kbcli.store import ChunkRow, IndexReader, Manifest
 
 if TYPE_CHECKING:
     from kbcli.embedding import Embedder, ModelSpec
 
 MODES = ("hybrid", "vector", "keyword")
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,9 @@ class SearchSettings:
     group_pages: bool = True  # all candidate chunks of one PDF page become one hit
     page_extra: float = 0.3  # share of a page's next best chunks' fused scores added to its best one's
     chunks_per_hit: int = 3  # a page hit shows (and is scored by) at most this many of its best chunks
+    # Credit per query word in a hit's file name or title, as a share of a rank-1 chunk's: reports
+    # are often named for what they hold (ACME_2022_10K.pdf), and questions name them.
+    name_weight: float = 0.3
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -235,6 +240,22 @@ def _score(units: list[_Unit], settings: SearchSettings) -> None:
         unit.score = scores[0] + (extra * sum(scores[1 : settings.chunks_per_hit]) if unit.first.page is not None else 0.0)
 
 
+def _name_prior(units: list[_Unit], query: str, settings: SearchSettings) -> None:
+    """Raise hits from files whose name or title holds the question's words (hybrid mode only).
+
+    The keyword side weighs file names too, but per chunk, among other words; this lifts every
+    hit of a file that the question names, so the right filing's pages beat a similar one's.
+    """
+    terms = set(query_terms(query))
+    share = settings.name_weight / (settings.rrf_k + 1)
+    matches: dict[int, int] = {}
+    for unit in units:
+        row = unit.first
+        if row.file_id not in matches:
+            matches[row.file_id] = len(terms & set(_WORD.findall(name_words(row.path, row.title).lower())))
+        unit.score += share * matches[row.file_id]
+
+
 class Searcher:
     """Holds an open index and its model; reuse it for many queries (batch mode, the shell)."""
 
@@ -262,7 +283,7 @@ class Searcher:
                 keyword_side = self.reader.keyword_search(conn, match, pool, settings.field_weights)
             fused = fuse(vector_side, keyword_side, settings)
             rows = self.reader.rows(conn, [cid for cid, _ in fused])
-        hits = self._hits(fused, rows, top_k, settings)
+        hits = self._hits(query, fused, rows, top_k, settings)
         return QueryResult(self.name, query, settings.mode, hits, round(time.perf_counter() - started, 4))
 
     def _adapt(self, settings: SearchSettings, query: str) -> SearchSettings:
@@ -277,10 +298,13 @@ class Searcher:
         return settings
 
     def _hits(
-        self, fused: list[tuple[int, Explanation]], rows: dict[int, ChunkRow], top_k: int, settings: SearchSettings
+        self, query: str, fused: list[tuple[int, Explanation]], rows: dict[int, ChunkRow], top_k: int, settings: SearchSettings
     ) -> list[Hit]:
+        """Candidates folded into page hits, scored, with the files the question names raised."""
         units = _group([(rows[cid], why) for cid, why in fused if cid in rows], settings)
         _score(units, settings)
+        if settings.name_weight and settings.mode == "hybrid":
+            _name_prior(units, query, settings)
         units.sort(key=lambda u: u.score, reverse=True)
         return [unit.hit(rank, settings) for rank, unit in enumerate(units[:top_k], start=1)]
 

@@ -127,3 +127,18 @@ def test_page_score_credits_a_pages_other_chunks_but_not_runs_without_pages() ->
     assert [r.seq for r, _ in page.members] == [0, 5] and page.score == pytest.approx(0.030 + settings.page_extra * 0.020)
     assert len(run.members) == 6 and run.score == pytest.approx(0.031)
     assert page.hit(1, settings).text == "text 1\n…\ntext 3"
+
+
+def test_files_the_question_names_are_raised() -> None:
+    from kbcli.search import Explanation, SearchSettings, _name_prior, _Unit
+    from kbcli.store import ChunkRow
+
+    def unit(file_id: int, path: str, title: str | None) -> _Unit:
+        row = ChunkRow(file_id, file_id, path, "/d", title, 0, 1, None, None, "Revenue grew.")
+        return _Unit([(row, Explanation(1, 0.5, 1, 1.0, 0.2))], score=0.2)
+
+    units = [unit(1, "/d/GLOBEX_2022_10K.pdf", None), unit(2, "/d/ACME_2021_10K.pdf", None), unit(3, "/d/x.pdf", "ACME 2022 annual report")]
+    settings = SearchSettings()
+    _name_prior(units, "What was ACME's revenue in FY2022?", settings)
+    share = settings.name_weight / (settings.rrf_k + 1)
+    assert [round((u.score - 0.2) / share) for u in units] == [1, 1, 2]  # 2022; acme; acme and 2022 (title)
