@@ -137,8 +137,10 @@ def test_files_the_question_names_are_raised() -> None:
         row = ChunkRow(file_id, file_id, path, "/d", title, 0, 1, None, None, "Revenue grew.")
         return _Unit([(row, Explanation(1, 0.5, 1, 1.0, 0.2))], score=0.2)
 
-    units = [unit(1, "/d/GLOBEX_2022_10K.pdf", None), unit(2, "/d/ACME_2021_10K.pdf", None), unit(3, "/d/x.pdf", "ACME 2022 annual report")]
+    units = [unit(1, "/d/GLOBEX_2022_10K.pdf", None), unit(2, "/d/ACME_2021_10K.pdf", None), unit(3, "/d/ACME_2022.pdf", None)]
+    units.append(unit(4, "/d/x.pdf", "ACME 2022 annual report"))
     settings = SearchSettings()
     _name_prior(units, "What was ACME's revenue in FY2022?", settings)
     share = settings.name_weight / (settings.rrf_k + 1)
-    assert [round((u.score - 0.2) / share) for u in units] == [1, 1, 2]  # 2022; acme; acme and 2022 (title)
+    # a number alone does not name a file; acme; acme and 2022; titles do not count
+    assert [round((u.score - 0.2) / share) for u in units] == [0, 1, 2, 0]
