@@ -7,13 +7,18 @@ at word starts, with some overlap so a fact that straddles a cut is whole in one
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass
-from typing import Iterator, Protocol
+from typing import Iterable, Iterator, Protocol
 
 from kbcli.readers import Document, Section
 
 _SENTENCE_END = {".", "!", "?", ";", "。", "！", "？", "；", "…"}
 PREFIX_MAX_TOKENS = 48
+# A page's lead (see page_lead): at most this many short lines, characters per line and words.
+LEAD_LINES, LEAD_LINE_CHARS, LEAD_WORDS = 3, 60, 12
+_NO_LETTERS = re.compile(r"^[\W\d_]*$")
 
 
 class TokenCounter(Protocol):
@@ -42,6 +47,7 @@ class Chunk:
     page_label: str | None
     heading: str | None
     ocr: bool = False  # recognised from a page image
+    lead: str | None = None  # the title lines its page opens with (see page_lead)
 
 
 def embed_prefix(title: str, heading: str | None, tokenizer: TokenCounter) -> str:
@@ -54,6 +60,37 @@ def embed_prefix(title: str, heading: str | None, tokenizer: TokenCounter) -> st
     while cut > 0 and not starts[cut]:
         cut -= 1
     return prefix[: spans[cut - 1][1]] if cut else ""
+
+
+def running_lines(pages: Iterable[str], top: int = 3, share: float = 0.2) -> frozenset[str]:
+    """Lines that open many pages of a document (running headers such as 'Table of Contents')."""
+    pages = list(pages)
+    count: Counter[str] = Counter()
+    for text in pages:
+        count.update({line.strip().lower() for line in text.splitlines()[:top] if line.strip()})
+    least = max(3, share * len(pages))
+    return frozenset(line for line, n in count.items() if n >= least)
+
+
+def page_lead(text: str, running: frozenset[str]) -> str:
+    """The short title lines a page opens with, e.g. 'Consolidated Statement of Cash Flows'.
+
+    PDFs rarely carry headings, and a table that fills a page names itself only at its top: the
+    page's later chunks are bare rows of figures. Repeating the lead with each of them tells both
+    search sides what the rows are. Running headers and lines without letters are skipped; a long
+    line is running prose, which ends the lead.
+    """
+    lines: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.lower() in running or _NO_LETTERS.match(line):
+            continue
+        if len(line) > LEAD_LINE_CHARS:
+            break
+        lines.append(line)
+        if len(lines) == LEAD_LINES or sum(len(x.split()) for x in lines) >= LEAD_WORDS:
+            break
+    return " ".join(lines)
 
 
 def _cut_point(text: str, spans: list[tuple[int, int]], starts: list[bool], lo: int, hi: int, n: int) -> int:
@@ -105,8 +142,11 @@ def split_section(
 
 def chunk_document(document: Document, tokenizer: TokenCounter, settings: ChunkSettings) -> list[Chunk]:
     chunks: list[Chunk] = []
+    running = running_lines(s.text for s in document.sections if s.page is not None)
     for section in document.sections:
-        prefix = embed_prefix(document.title, section.heading, tokenizer)
+        lead = page_lead(section.text, running) if section.page is not None else ""
+        context = " | ".join(p for p in (section.heading, lead) if p)
+        prefix = embed_prefix(document.title, context, tokenizer)
         for passage, embedded in split_section(section, prefix, tokenizer, settings):
             chunks.append(
                 Chunk(
@@ -117,6 +157,7 @@ def chunk_document(document: Document, tokenizer: TokenCounter, settings: ChunkS
                     page_label=section.page_label,
                     heading=section.heading,
                     ocr=section.ocr,
+                    lead=lead or None,
                 )
             )
     return chunks

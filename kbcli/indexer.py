@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from kbcli.chunking import ChunkSettings, chunk_document
+from kbcli.chunking import Chunk, ChunkSettings, chunk_document
 from kbcli.discover import FoundFile, Skipped, crawl
 from kbcli.isolation import IsolatedReader
 from kbcli.keywords import name_words, segment
@@ -87,6 +87,11 @@ class _Plan:
     process: list[tuple[FoundFile, str | None]] = field(default_factory=list)  # (file, known sha or None)
     removed: list[FileRecord] = field(default_factory=list)
     unchanged: int = 0
+
+
+def _context(chunk: Chunk) -> str:
+    """What the keyword side's heading field holds: the heading path and the page's lead."""
+    return " ".join(p for p in (chunk.heading, chunk.lead) if p)
 
 
 def _file_values(found: FoundFile, sha: str) -> dict:
@@ -283,7 +288,7 @@ class Syncer:
                 "heading": c.heading,
                 "text": c.text,
                 "ocr": c.ocr,
-                "keywords": {"name": name, "heading": segment(c.heading or ""), "body": segment(c.text)},
+                "keywords": {"name": name, "heading": segment(_context(c)), "body": segment(c.text)},
             }
             for c in chunks
         ]

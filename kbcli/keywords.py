@@ -74,12 +74,28 @@ def name_words(path: str, title: str | None) -> str:
     return segment(words)
 
 
+_LETTERS_DIGITS = re.compile(r"[^\W\d_]{3,}|\d{3,}")
+
+
+def _parts(word: str) -> list[str]:
+    """A word that mixes letters and digits, and its longer runs of either: 'fy2018' -> fy2018, 2018.
+
+    Documents write 'FY2018', 'fiscal 2018' and '2018' for the same year; matching the parts
+    too finds all of them (like a word-delimiter filter). Runs shorter than 3 ('03' of the error
+    code 'E03', 'fy') match too much unrelated text.
+    """
+    if word.isalpha() or word.isdigit() or not word.isascii():
+        return [word]
+    return [word, *_LETTERS_DIGITS.findall(word)]
+
+
 def query_terms(query: str) -> list[str]:
     """Distinct query words worth matching, in order."""
     seen: dict[str, None] = {}
-    for word in _WORD.findall(segment(query).lower()):
-        if word not in STOPWORDS and not (len(word) == 1 and word.isascii() and not word.isdigit()):
-            seen.setdefault(word, None)
+    for found in _WORD.findall(segment(query).lower()):
+        for word in _parts(found):
+            if word not in STOPWORDS and not (len(word) == 1 and word.isascii() and not word.isdigit()):
+                seen.setdefault(word, None)
     return list(seen)
 
 

@@ -65,7 +65,7 @@ def _explanation(hit) -> Text:
     parts.append(f"keyword #{why.keyword_rank} ({why.keyword_score:.2f})" if why.keyword_rank else "keyword —")
     parts.append(f"fused {why.fused:.4f}")
     if len(hit.seqs) > 1:
-        parts.append(f"{len(hit.seqs)} neighbouring chunks merged")
+        parts.append(f"{len(hit.seqs)} chunks of one page or passage merged")
     return Text("why: " + " · ".join(parts) + "\n", style="dim")
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from kbcli.chunking import ChunkSettings, chunk_document, embed_prefix
+from kbcli.chunking import ChunkSettings, chunk_document, embed_prefix, page_lead, running_lines
 from kbcli.embedding import DEFAULT_MODEL, Tokenizer, packaged_model_dir
 from kbcli.readers import Document, Section, read_document
 
@@ -73,3 +73,25 @@ def _real_documents():
 def test_real_documents_fit_the_limit(path: Path, tokenizer: Tokenizer) -> None:
     chunks = chunk_document(read_document(path), tokenizer, ChunkSettings())
     _assert_fits(chunks, tokenizer)
+
+
+def test_a_pages_title_lines_go_with_each_of_its_chunks(tokenizer: Tokenizer) -> None:
+    """A table's rows on a PDF page are embedded with the title the page opens with."""
+    rows = "\n".join(f"Line item number {i}\n{i * 37:,}\n{i * 41:,}" for i in range(120))
+    prose = "The company designs and sells products in many markets around the world, " * 3
+    pages = [f"Table of Contents\n{prose}"] * 4 + [f"Table of Contents\nConsolidated Statement of Cash Flows\n(Millions)\n2018\n{rows}"]
+    doc = Document(Path("x.pdf"), "ACME 10-K", 5, [Section(t, page=n) for n, t in enumerate(pages, start=1)])
+    chunks = chunk_document(doc, tokenizer, ChunkSettings())
+    _assert_fits(chunks, tokenizer)
+    table = [c for c in chunks if c.page == 5]
+    assert len(table) > 2
+    assert all((c.lead or "").startswith("Consolidated Statement of Cash Flows (Millions)") for c in table)
+    assert all("Cash Flows" in c.embed_text.split("\n", 1)[0] for c in table)
+    assert all(c.lead is None for c in chunks if c.page != 5)  # prose opens those pages
+
+
+def test_page_lead_skips_running_headers_and_figures() -> None:
+    running = running_lines([f"Table of Contents\nPART II\nPage {n} text" for n in range(5)] + ["Other"])
+    assert running == {"table of contents", "part ii"}
+    assert page_lead("Table of Contents\n2018\n$\nNOTE 7. PROPERTY AND EQUIPMENT\nLand\n" + "x " * 50, running) == "NOTE 7. PROPERTY AND EQUIPMENT Land"
+    assert page_lead("Table of Contents\n" + "a long line of running prose " * 4, running) == ""

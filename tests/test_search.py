@@ -16,7 +16,8 @@ def test_chinese_is_segmented_into_words_and_english_passes_through() -> None:
     assert segment("上海酒店每晚住宿上限") .split() == ["上海", "酒店", "每晚", "住宿", "上限"]
     assert segment("Revenue grew 12%") == "Revenue grew 12%"
     assert "上海" in query_terms("上海酒店每晚住宿上限是多少？") and "是" not in query_terms("上海是多少")
-    assert query_terms("What is the FY2018 capital expenditure for 3M?") == ["fy2018", "capital", "expenditure", "3m"]
+    assert query_terms("What is the FY2018 capital expenditure for 3M?") == ["fy2018", "2018", "capital", "expenditure", "3m"]
+    assert query_terms("Q2 CET1 E03 10-K abc123") == ["q2", "cet1", "cet", "e03", "10", "abc123", "abc", "123"]  # runs of 3+
     assert name_words("/x/AMAZON_2017_10K.pdf", None) == "AMAZON 2017 10K"
     assert fts_query('say "hi" now') == '"say" OR "hi"' and fts_query("the of and") is None
 
@@ -80,3 +81,66 @@ def test_no_passage_is_shown_twice(cli: Cli, tmp_path: Path) -> None:
 
 def test_unknown_mode_is_a_usage_error(cli: Cli, sample_index: str) -> None:
     assert "unknown search mode" in cli("query", sample_index, "x", "--mode", "fuzzy", code=2).stderr
+
+
+def _pdf(path: Path, pages: list[str]) -> None:
+    import pymupdf
+
+    document = pymupdf.open()
+    for text in pages:
+        page = document.new_page()
+        page.insert_textbox(pymupdf.Rect(36, 36, 576, 806), text, fontsize=7)
+    document.save(path)
+
+
+def test_one_hit_per_page(cli: Cli, tmp_path: Path) -> None:
+    """A page's matching chunks, adjacent or not, make one hit showing at most three of them."""
+    lines = [f"Row {i}: the lighthouse lamp was trimmed, the lens polished and the fog bell tested." for i in range(60)]
+    _pdf(tmp_path / "log.pdf", ["\n".join(lines), "\n".join(lines[:30]), "Nothing about the sea here."])
+    cli("index", tmp_path, "--name", "pages")
+    hits = cli.json("query", "pages", "lighthouse lamp lens fog bell", "--json", "-k", "10")["hits"]
+    pages = [h["page"] for h in hits]
+    assert sorted(pages[:2]) == [1, 2] and len(pages) == len(set(pages))
+    for hit in hits:
+        rows = [line.split(":")[0] for line in hit["text"].splitlines() if line.startswith("Row")]
+        assert len(rows) == len(set(rows)), "a passage is shown twice in one hit"
+    assert max(len(h["text"]) for h in hits) < 3 * 1500  # a long page shows its best chunks, not all of it
+
+
+def test_page_score_credits_a_pages_other_chunks_but_not_runs_without_pages() -> None:
+    from kbcli.search import Explanation, SearchSettings, _group, _score
+    from kbcli.store import ChunkRow
+
+    def row(cid: int, file_id: int, seq: int, page: int | None) -> ChunkRow:
+        return ChunkRow(cid, file_id, f"/d/{file_id}", "/d", None, seq, page, None, None, f"text {cid}")
+
+    def why(fused: float) -> Explanation:
+        return Explanation(1, 0.5, 1, 1.0, fused)
+
+    settings = SearchSettings()
+    # file 1: one page matched by two far-apart chunks; file 2: a long run of neighbours, no pages
+    candidates = [(row(1, 1, 0, 7), why(0.030)), (row(2, 2, 0, None), why(0.031)), (row(3, 1, 5, 7), why(0.020))]
+    candidates += [(row(10 + i, 2, i, None), why(0.010)) for i in range(1, 6)]
+    units = _group(candidates, settings)
+    _score(units, settings)
+    page, run = units
+    assert [r.seq for r, _ in page.members] == [0, 5] and page.score == pytest.approx(0.030 + settings.page_extra * 0.020)
+    assert len(run.members) == 6 and run.score == pytest.approx(0.031)
+    assert page.hit(1, settings).text == "text 1\n…\ntext 3"
+
+
+def test_files_the_question_names_are_raised() -> None:
+    from kbcli.search import Explanation, SearchSettings, _name_prior, _Unit
+    from kbcli.store import ChunkRow
+
+    def unit(file_id: int, path: str, title: str | None) -> _Unit:
+        row = ChunkRow(file_id, file_id, path, "/d", title, 0, 1, None, None, "Revenue grew.")
+        return _Unit([(row, Explanation(1, 0.5, 1, 1.0, 0.2))], score=0.2)
+
+    units = [unit(1, "/d/GLOBEX_2022_10K.pdf", None), unit(2, "/d/ACME_2021_10K.pdf", None), unit(3, "/d/ACME_2022.pdf", None)]
+    units.append(unit(4, "/d/x.pdf", "ACME 2022 annual report"))
+    settings = SearchSettings()
+    _name_prior(units, "What was ACME's revenue in FY2022?", settings)
+    share = settings.name_weight / (settings.rrf_k + 1)
+    # a number alone does not name a file; acme; acme and 2022; titles do not count
+    assert [round((u.score - 0.2) / share) for u in units] == [0, 1, 2, 0]
