@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Scale benchmark: synthetic indexes of N chunks (random unit vectors + generated text).
 
+Vectors are drawn around the real chunk embeddings of a FinanceBench index (see file_vectors),
+so the set is clustered like real text and the approximate index's recall means something.
 Builds each index through kbcli's own store (the same code `kbcli index` uses, minus parsing and
 embedding), then measures in fresh processes:
   - open + first query, cold (a new process; the OS page cache is whatever it is, noted),
@@ -47,7 +49,35 @@ def _text(rng: random.Random, n: int = 120) -> str:
     return " ".join(WORDS[min(int(rng.paretovariate(1.2)) - 1, len(WORDS) - 1)] for _ in range(n)) + f" doc{rng.randint(0, 10**9)}"
 
 
-def build(home: Path, name: str, n: int, vector_index: str) -> float:
+REAL_QUESTIONS = ROOT.parent / "shared" / "eval" / "financebench_dev" / "questions.jsonl"
+
+
+def real_vectors(index_folder: Path | None):
+    """Unit vectors of a real index (its newest vectors file), or None for plain random vectors."""
+    if index_folder is None:
+        return None
+    import faiss
+
+    newest = max(index_folder.glob("vectors-*.faiss"), key=lambda p: p.stat().st_mtime)
+    index = faiss.read_index(str(newest))
+    inner = faiss.downcast_index(index.index) if hasattr(index, "index") else index
+    return inner.reconstruct_n(0, inner.ntotal)
+
+
+def file_vectors(gen, seeds):
+    """One synthetic file's vectors: near-copies of real chunk embeddings (cosine ~0.93 to their
+    seed) when seeds are given, so the set is clustered like real text; else random."""
+    import numpy as np
+
+    if seeds is None:
+        vectors = gen.standard_normal((CHUNKS_PER_FILE, DIM), dtype=np.float32)
+    else:
+        picks = seeds[gen.integers(0, len(seeds), CHUNKS_PER_FILE)]
+        vectors = picks + gen.normal(0, 0.02, (CHUNKS_PER_FILE, DIM)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def build(home: Path, name: str, n: int, vector_index: str, seeds=None) -> float:
     import numpy as np
 
     from kbcli.chunking import ChunkSettings
@@ -66,8 +96,7 @@ def build(home: Path, name: str, n: int, vector_index: str) -> float:
     gen = np.random.default_rng(1)
     try:
         for f in range(n // CHUNKS_PER_FILE):
-            vectors = gen.standard_normal((CHUNKS_PER_FILE, DIM), dtype=np.float32)
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = file_vectors(gen, seeds)
             chunks = [
                 {"seq": i, "page": i // 4 + 1, "page_label": None, "heading": None, "text": _text(rng)}
                 for i in range(CHUNKS_PER_FILE)
@@ -114,36 +143,24 @@ def probe(home: Path, name: str, mode: str) -> dict:
     return data
 
 
-def ivf_recall(home: Path, n: int, queries: int = 200) -> float:
-    """Recall@10 of the IVF index against exact search on the same vectors. Queries are stored
-    vectors plus noise (cosine about 0.8 to their source), so each has true near neighbours;
-    random unit vectors in 384 dimensions would have none worth finding."""
-    import numpy as np
-
+def ivf_recall(home: Path, n: int, cache: Path) -> float:
+    """Recall@10 of the IVF index against exact search over the same vectors, for the FinanceBench
+    questions embedded by kbcli's model (vectors drawn around real embeddings: see file_vectors)."""
+    from kbcli.embedding import Embedder
     from kbcli.kb import KnowledgeBase
 
-    files = n // CHUNKS_PER_FILE
-    wanted = sorted(random.Random(7).sample(range(n), queries))
-    gen, picked, next_row = np.random.default_rng(1), [], 0
-    for f in range(files):  # regenerate the build's vectors, keeping the sampled rows
-        vectors = gen.standard_normal((CHUNKS_PER_FILE, DIM), dtype=np.float32)
-        while next_row < len(wanted) and wanted[next_row] < (f + 1) * CHUNKS_PER_FILE:
-            picked.append(vectors[wanted[next_row] - f * CHUNKS_PER_FILE])
-            next_row += 1
-    noise = np.random.default_rng(2).standard_normal((queries, DIM), dtype=np.float32)
-    base = np.array(picked) / np.linalg.norm(picked, axis=1, keepdims=True)
-    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
-    targets = base + 0.75 * noise
-    targets /= np.linalg.norm(targets, axis=1, keepdims=True)
+    questions = [json.loads(line)["question"] for line in REAL_QUESTIONS.read_text().splitlines() if line.strip()]
+    embedder = Embedder(cache)
     kb = KnowledgeBase(home)
     exact, approx = kb.reader(f"synthetic-{n}-flat"), kb.reader(f"synthetic-{n}-ivf")
     try:
         found = 0
         with exact.snapshot() as exact_conn, approx.snapshot() as approx_conn:
-            for q in targets:
+            for question in questions:
+                q = embedder.embed_query(question)
                 truth = {i for i, _ in exact.vector_search(exact_conn, q, 10)}
                 found += len(truth & {i for i, _ in approx.vector_search(approx_conn, q, 10)})
-        return found / (10 * queries)
+        return found / (10 * len(questions))
     finally:
         exact.close()
         approx.close()
@@ -159,9 +176,14 @@ def main() -> None:
     ap.add_argument("--home", type=Path, default=Path("/tmp/kbcli-scale"))
     ap.add_argument("--vector-index", default="flat,ivf", help="flat, ivf or both (recall of ivf needs both)")
     ap.add_argument("--reuse", action="store_true")
+    ap.add_argument("--cache", type=Path, default=ROOT / "bench" / ".cache", help="KBCLI_CACHE (model export)")
+    ap.add_argument("--seed-index", type=Path, default=ROOT / "bench" / ".home" / "indexes" / "bench-financebench",
+                    help="draw vectors around this index's real embeddings ('' for plain random vectors)")
     args = ap.parse_args()
     rows = []
     kinds = args.vector_index.split(",")
+    seeds = real_vectors(args.seed_index) if str(args.seed_index) else None
+    os.environ["KBCLI_CACHE"] = str(args.cache)
     for n in (int(s) for s in args.sizes.split(",")):
         for kind in kinds:
             name = f"synthetic-{n}-{kind}"
@@ -171,12 +193,12 @@ def main() -> None:
                 if folder.exists():
                     import shutil
                     shutil.rmtree(folder)
-                build_s = build(args.home, name, n, kind)
+                build_s = build(args.home, name, n, kind, seeds)
             row = {"chunks": n, "vector_index": kind, "build_s": build_s, "disk_mb": disk_mb(folder)}
             for mode in ("vector", "hybrid"):
                 row[mode] = probe(args.home, name, mode)
             if kind == "ivf" and "flat" in kinds:
-                row["recall_at_10_vs_exact"] = ivf_recall(args.home, n)
+                row["recall_at_10_vs_exact"] = ivf_recall(args.home, n, args.cache)
             rows.append(row)
             print(json.dumps(row), flush=True)
     print()
