@@ -69,6 +69,27 @@ def _explanation(hit) -> Text:
     return Text("why: " + " · ".join(parts) + "\n", style="dim")
 
 
+_SENTENCE_END = tuple(".!?:;。！？：；…")
+
+
+def reflow(text: str) -> str:
+    """Extracted lines joined into paragraphs for the terminal: PDF text and tables come one line
+    or one cell per line. A line break is kept only after the end of a sentence (JSON keeps the
+    text as stored)."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        if out and not out[-1].endswith(_SENTENCE_END) and line:
+            glue = "" if _is_cjk(out[-1][-1]) and _is_cjk(line[0]) else " "
+            out[-1] += glue + line
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3000" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\uac00" <= ch <= "\ud7af"
+
+
 def render_query(console: Console, query: str) -> None:
     console.print(Text(f"» {query}", style="bold"))
 
@@ -92,7 +113,7 @@ def render_result(
             body.append_text(_explanation(hit))
         if hit.heading:
             body.append(f"§ {hit.heading}\n", style="italic magenta")
-        passage = Text(hit.text)
+        passage = Text(reflow(hit.text))
         if terms:
             passage.highlight_words(terms, style="bold yellow", case_sensitive=False)
         body.append_text(passage)
@@ -143,7 +164,7 @@ def render_context(console: Console, hit, before: str, after: str, query: str) -
         body.append(f"§ {hit.heading}\n", style="italic magenta")
     if before:
         body.append(f"{before}\n\n", style="dim")
-    passage = Text(hit.text)
+    passage = Text(reflow(hit.text))
     terms = query_terms(query)
     if terms:
         passage.highlight_words(terms, style="bold yellow", case_sensitive=False)

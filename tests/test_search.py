@@ -144,3 +144,11 @@ def test_files_the_question_names_are_raised() -> None:
     share = settings.name_weight / (settings.rrf_k + 1)
     # a number alone does not name a file; acme; acme and 2022; titles do not count
     assert [round((u.score - 0.2) / share) for u in units] == [0, 1, 2, 0]
+
+
+def test_terminal_view_joins_extracted_lines_into_paragraphs() -> None:
+    from kbcli.render import reflow
+
+    assert reflow("Net revenue\n($m)\n2019\n29.4") == "Net revenue ($m) 2019 29.4"  # a table, one cell a line
+    assert reflow("The first sentence.\nThe second\nline") == "The first sentence.\nThe second line"
+    assert reflow("上海酒店\n每晚上限") == "上海酒店每晚上限"  # no space inside Chinese text
