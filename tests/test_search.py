@@ -117,7 +117,7 @@ def test_page_score_credits_a_pages_other_chunks_but_not_runs_without_pages() ->
     def why(fused: float) -> Explanation:
         return Explanation(1, 0.5, 1, 1.0, fused)
 
-    settings = SearchSettings()
+    settings = SearchSettings(page_extra=0.3)
     # file 1: one page matched by two far-apart chunks; file 2: a long run of neighbours, no pages
     candidates = [(row(1, 1, 0, 7), why(0.030)), (row(2, 2, 0, None), why(0.031)), (row(3, 1, 5, 7), why(0.020))]
     candidates += [(row(10 + i, 2, i, None), why(0.010)) for i in range(1, 6)]
