@@ -371,6 +371,11 @@ def query(
         str, typer.Option("--mode", "-m", help="hybrid (meaning + exact words, fused), vector (meaning) or keyword (BM25).")
     ] = "hybrid",
     explain: Annotated[bool, typer.Option("--explain", help="Show why each hit ranked: vector and keyword ranks and scores.")] = False,
+    rerank_model: Annotated[
+        Optional[Path],
+        typer.Option("--rerank-model", metavar="DIR", envvar="KBCLI_RERANK_MODEL", show_default=False,
+                     help="Rescore the top hits with a cross-encoder from this local folder (never downloaded)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one object a line in batch mode).")] = False,
     answer: AnswerOpt = False,
     llm_provider: LlmProviderOpt = None,
@@ -395,7 +400,7 @@ def query(
     settings = SearchSettings.from_env(mode)
     questions = _questions(question, from_file)
     answerer = _answerer(answer, llm_provider, llm_model, llm_base_url)
-    searcher = _kb(ctx).searcher(name, load_model=settings.mode != "keyword")
+    searcher = _kb(ctx).searcher(name, load_model=settings.mode != "keyword", rerank_model=rerank_model)
     out, _ = _consoles()
     batch = from_file is not None
     try:

@@ -129,14 +129,20 @@ class KnowledgeBase:
     def reader(self, name: str) -> IndexReader:
         return IndexReader(self._require(name))
 
-    def searcher(self, name: str, load_model: bool = True) -> Searcher:
-        """An open index for many queries; keyword-only search can skip loading the model."""
+    def searcher(self, name: str, load_model: bool = True, rerank_model: Path | None = None) -> Searcher:
+        """An open index for many queries; keyword-only search can skip loading the model.
+        `rerank_model`: a local cross-encoder folder that rescores the top hits."""
         from kbcli.embedding import Embedder
 
         reader = self.reader(name)
         try:
             spec = model_spec_for(reader.manifest)
-            return Searcher(name, reader, Embedder(self.cache, spec) if load_model else None)
+            reranker = None
+            if rerank_model is not None:
+                from kbcli.rerank import Reranker
+
+                reranker = Reranker(rerank_model)
+            return Searcher(name, reader, Embedder(self.cache, spec) if load_model else None, reranker)
         except BaseException:
             reader.close()
             raise

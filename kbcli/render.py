@@ -64,6 +64,8 @@ def _explanation(hit) -> Text:
     parts.append(f"vector #{why.vector_rank} ({why.vector_score:.3f})" if why.vector_rank else "vector —")
     parts.append(f"keyword #{why.keyword_rank} ({why.keyword_score:.2f})" if why.keyword_rank else "keyword —")
     parts.append(f"fused {why.fused:.4f}")
+    if hit.rerank_score is not None:
+        parts.append(f"reranked {hit.rerank_score:.3f}")
     if len(hit.seqs) > 1:
         parts.append(f"{len(hit.seqs)} chunks of one page or passage merged")
     return Text("why: " + " · ".join(parts) + "\n", style="dim")

@@ -15,6 +15,7 @@ from kbcli.store import ChunkRow, IndexReader, Manifest
 
 if TYPE_CHECKING:
     from kbcli.embedding import Embedder, ModelSpec
+    from kbcli.rerank import Reranker
 
 MODES = ("hybrid", "vector", "keyword")
 _WORD = re.compile(r"\w+")
@@ -88,6 +89,7 @@ class Hit:
     seqs: list[int] = field(default_factory=list)  # the chunks this hit covers (merged neighbours)
     explain: Explanation | None = None
     ocr: bool = False  # the passage was recognised from a scanned page (may hold OCR errors)
+    rerank_score: float | None = None  # the cross-encoder's, when reranking is on
 
     @property
     def relative(self) -> str:
@@ -103,6 +105,8 @@ class Hit:
         data = asdict(self)
         for key in ("source", "title", "file_id", "seqs", "explain"):
             data.pop(key)
+        if self.rerank_score is None:
+            data.pop("rerank_score")
         if explain and self.explain is not None:
             data["explain"] = asdict(self.explain)
         return data
@@ -268,15 +272,23 @@ def _name_prior(units: list[_Unit], query: str, settings: SearchSettings) -> Non
 class Searcher:
     """Holds an open index and its model; reuse it for many queries (batch mode, the shell)."""
 
-    def __init__(self, name: str, reader: IndexReader, embedder: "Embedder | None" = None) -> None:
+    def __init__(
+        self, name: str, reader: IndexReader, embedder: "Embedder | None" = None, reranker: "Reranker | None" = None
+    ) -> None:
         self.name = name
         self.reader = reader
         self.embedder = embedder
+        self.reranker = reranker
         self.modes = MODES
 
     def search(self, query: str, top_k: int = 5, settings: SearchSettings | None = None) -> QueryResult:
         settings = self._adapt(settings or SearchSettings.from_env(), query)
         started = time.perf_counter()
+        shown = top_k
+        if self.reranker is not None:  # rescore more hits than shown, keep the best top_k
+            from kbcli.rerank import rerank_candidates
+
+            top_k = max(top_k, rerank_candidates())
         pool = max(settings.candidates, top_k * 4)
         vector_side: list[tuple[int, float]] = []
         keyword_side: list[tuple[int, float]] = []
@@ -293,6 +305,8 @@ class Searcher:
             fused = fuse(vector_side, keyword_side, settings)
             rows = self.reader.rows(conn, [cid for cid, _ in fused])
         hits = self._hits(query, fused, rows, top_k, settings)
+        if self.reranker is not None:
+            hits = self.reranker.rerank(query, hits)[:shown]
         return QueryResult(self.name, query, settings.mode, hits, round(time.perf_counter() - started, 4))
 
     def _adapt(self, settings: SearchSettings, query: str) -> SearchSettings:
