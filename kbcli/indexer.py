@@ -94,6 +94,11 @@ def _context(chunk: Chunk) -> str:
     return " ".join(p for p in (chunk.heading, chunk.lead) if p)
 
 
+def _name_words(found: FoundFile, title: str | None) -> str:
+    """The file's name and title for the keyword side; names that are not UTF-8 come escaped."""
+    return name_words(display_name(found.path.name), title)
+
+
 def _file_values(found: FoundFile, sha: str) -> dict:
     return {
         "path": found.key,
@@ -224,7 +229,7 @@ class Syncer:
                     continue
                 record = removed_by_sha.pop(sha, None)
                 if record is not None:
-                    self.writer.move_file(record.path, _file_values(found, sha), name_words(str(found.path), record.title))
+                    self.writer.move_file(record.path, _file_values(found, sha), _name_words(found, record.title))
                     plan.removed.remove(record)
                     self.report.moved += 1
                     self.observer.file_moved(record.path, str(found.path))
@@ -279,7 +284,7 @@ class Syncer:
         self._read_ahead(upcoming)
         chunks = chunk_document(document, self.embedder.tokenizer, self.chunking)
         vectors = self.embedder.embed([c.embed_text for c in chunks], on_batch=self.observer.chunks_embedded)
-        name = name_words(display_name(found.path.name), document.title)
+        name = _name_words(found, document.title)
         rows = [
             {
                 "seq": c.seq,

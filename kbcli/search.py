@@ -158,12 +158,19 @@ def fuse(
     return sorted(table.items(), key=lambda item: item[1].fused, reverse=True)
 
 
-def _stitch(first: str, second: str) -> str:
-    """Join two overlapping passages, dropping the repeated part."""
+def overlap(first: str, second: str) -> int:
+    """How many leading characters of `second` repeat the end of `first` (neighbouring chunks
+    overlap by a few dozen tokens); 0 when they do not."""
     for size in range(min(len(first), len(second), 600), 10, -1):
         if first.endswith(second[:size]):
-            return first + second[size:]
-    return first + "\n" + second
+            return size
+    return 0
+
+
+def _stitch(first: str, second: str) -> str:
+    """Join two overlapping passages, dropping the repeated part."""
+    size = overlap(first, second)
+    return first + second[size:] if size else first + "\n" + second
 
 
 @dataclass
@@ -284,12 +291,12 @@ class Searcher:
     def search(self, query: str, top_k: int = 5, settings: SearchSettings | None = None) -> QueryResult:
         settings = self._adapt(settings or SearchSettings.from_env(), query)
         started = time.perf_counter()
-        shown = top_k
+        wanted = top_k
         if self.reranker is not None:  # rescore more hits than shown, keep the best top_k
             from kbcli.rerank import rerank_candidates
 
-            top_k = max(top_k, rerank_candidates())
-        pool = max(settings.candidates, top_k * 4)
+            wanted = max(top_k, rerank_candidates())
+        pool = max(settings.candidates, wanted * 4)
         vector_side: list[tuple[int, float]] = []
         keyword_side: list[tuple[int, float]] = []
         embedded = None
@@ -304,9 +311,9 @@ class Searcher:
                 keyword_side = self.reader.keyword_search(conn, match, pool, settings.field_weights)
             fused = fuse(vector_side, keyword_side, settings)
             rows = self.reader.rows(conn, [cid for cid, _ in fused])
-        hits = self._hits(query, fused, rows, top_k, settings)
+        hits = self._hits(query, fused, rows, wanted, settings)
         if self.reranker is not None:
-            hits = self.reranker.rerank(query, hits)[:shown]
+            hits = self.reranker.rerank(query, hits)[:top_k]
         return QueryResult(self.name, query, settings.mode, hits, round(time.perf_counter() - started, 4))
 
     def _adapt(self, settings: SearchSettings, query: str) -> SearchSettings:

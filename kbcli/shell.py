@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Union
 
 from kbcli.errors import IndexNotFound, KbError, UsageError
-from kbcli.search import Hit, QueryResult, Searcher, model_spec_for
+from kbcli.search import Hit, QueryResult, Searcher, model_spec_for, overlap
 from kbcli.store import DATABASE
 
 if TYPE_CHECKING:
@@ -363,31 +363,21 @@ def matches_glob(hit: Hit, glob: str) -> bool:
     return any(fnmatch.fnmatch(candidate, glob) for candidate in (hit.relative, hit.relative.rsplit("/", 1)[-1], hit.file))
 
 
-def _stitch_size(first: str, second: str) -> int:
-    """How many leading characters of `second` repeat the end of `first` (chunks overlap)."""
-    for size in range(min(len(first), len(second), 600), 10, -1):
-        if first.endswith(second[:size]):
-            return size
-    return 0
-
-
 def _join(texts: list[str]) -> str:
     joined = ""
     for text in texts:
-        joined = joined + text[_stitch_size(joined, text):] if joined else text
+        joined = joined + text[overlap(joined, text):] if joined else text
     return joined
 
 
 def _trim_tail_overlap(before: str, text: str) -> str:
     """`before` without its end where the hit's own text starts again."""
-    for size in range(min(len(before), len(text), 600), 10, -1):
-        if before.endswith(text[:size]):
-            return before[:-size].rstrip()
-    return before
+    size = overlap(before, text)
+    return before[:-size].rstrip() if size else before
 
 
 def _trim_head_overlap(text: str, after: str) -> str:
-    return after[_stitch_size(text, after):].lstrip()
+    return after[overlap(text, after):].lstrip()
 
 
 def answer_backend() -> Callable[[str, list[Hit]], str]:

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import docx
 import pytest
 from typer.testing import CliRunner
 
@@ -74,3 +75,13 @@ def sample_index_home(tmp_path_factory: pytest.TempPathFactory, model_cache: Pat
 def sample_index(sample_index_home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("KBCLI_HOME", str(sample_index_home))
     return "sample"
+
+
+def word_file(path: Path, *paragraphs: str) -> Path:
+    """A small real Word file: a heading from the file name, then one paragraph per argument."""
+    document = docx.Document()
+    document.add_heading(path.stem.replace("_", " ").title(), level=1)
+    for text in paragraphs:
+        document.add_paragraph(text)
+    document.save(path)
+    return path

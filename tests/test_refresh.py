@@ -7,19 +7,9 @@ import shutil
 import time
 from pathlib import Path
 
-import docx
 import pytest
 
-from conftest import SAMPLE_DOCS, Cli
-
-
-def _word(path: Path, *paragraphs: str) -> Path:
-    document = docx.Document()
-    document.add_heading(path.stem.replace("_", " ").title(), level=1)
-    for text in paragraphs:
-        document.add_paragraph(text)
-    document.save(path)
-    return path
+from conftest import SAMPLE_DOCS, Cli, word_file
 
 
 @pytest.fixture
@@ -27,8 +17,8 @@ def folder(tmp_path: Path) -> Path:
     src = tmp_path / "docs"
     src.mkdir()
     shutil.copy(SAMPLE_DOCS / "caldera_aurora_espresso_manual.pdf", src)
-    _word(src / "zebra_notes.docx", "The zebra crossing near the office is repainted every April by the city.")
-    _word(src / "harbor_log.docx", "The harbor master logs every vessel arriving after sunset in the red ledger.")
+    word_file(src / "zebra_notes.docx", "The zebra crossing near the office is repainted every April by the city.")
+    word_file(src / "harbor_log.docx", "The harbor master logs every vessel arriving after sunset in the red ledger.")
     return src
 
 
@@ -54,13 +44,13 @@ def test_add_modify_delete_touch_rename(cli: Cli, folder: Path) -> None:
     assert _refresh(cli)["unchanged"] == 3  # and the new mtime was remembered
 
     # add
-    _word(folder / "volcano_facts.docx", "Mount Vesuvius buried Pompeii under volcanic ash in the year 79.")
+    word_file(folder / "volcano_facts.docx", "Mount Vesuvius buried Pompeii under volcanic ash in the year 79.")
     added = _refresh(cli)
     assert added["added"] == 1 and added["chunks_added"] >= 1
     assert "volcano_facts.docx" in _files_in_hits(cli, "Which city did Vesuvius bury?", 3)
 
     # modify: old passages go, new ones come
-    _word(folder / "zebra_notes.docx", "Giraffes in the northern reserve are counted by drone each autumn.")
+    word_file(folder / "zebra_notes.docx", "Giraffes in the northern reserve are counted by drone each autumn.")
     modified = _refresh(cli)
     assert modified["modified"] == 1 and modified["chunks_removed"] >= 1 and modified["chunks_added"] >= 1
     texts = [h["text"] for h in cli.json("query", "r", "zebra crossing repainted", "--json", "-k", "20")["hits"]]
@@ -85,7 +75,7 @@ def test_add_modify_delete_touch_rename(cli: Cli, folder: Path) -> None:
 def test_a_vanished_source_keeps_its_files_unless_pruned(cli: Cli, folder: Path, tmp_path: Path) -> None:
     other = tmp_path / "mount"
     other.mkdir()
-    _word(other / "tides.docx", "Spring tides happen near new and full moon.")
+    word_file(other / "tides.docx", "Spring tides happen near new and full moon.")
     cli("index", folder, other, "--name", "r")
     shutil.rmtree(other)
     kept = _refresh(cli)
@@ -101,7 +91,7 @@ def test_index_on_an_existing_index_adds_a_source(cli: Cli, folder: Path, tmp_pa
     cli("index", folder, "--name", "r")
     extra = tmp_path / "extra"
     extra.mkdir()
-    _word(extra / "orchard.docx", "The orchard grows twelve varieties of heritage apples.")
+    word_file(extra / "orchard.docx", "The orchard grows twelve varieties of heritage apples.")
     summary = cli.json("index", extra, "--name", "r", "--json")
     assert summary["added"] == 1 and summary["unchanged"] == 3
     assert [s["path"] for s in cli.json("sources", "r", "--json")] == sorted([str(folder), str(extra)])
@@ -114,7 +104,7 @@ def test_a_failed_file_is_retried_when_it_changes(cli: Cli, folder: Path) -> Non
     assert [f["file"] for f in first["failed"]] == [str(broken)]
     assert _refresh(cli)["failed"] == []  # unchanged: not retried, still recorded
     assert [f["file"] for f in cli.json("info", "r", "--json")["failed"]] == [str(broken)]
-    _word(broken, "Now a proper document about lighthouses.")
+    word_file(broken, "Now a proper document about lighthouses.")
     fixed = _refresh(cli)
     assert fixed["modified"] == 1 and fixed["failed"] == []
     assert cli.json("info", "r", "--json")["failed"] == []
@@ -144,7 +134,7 @@ def test_watch_refreshes_when_a_file_appears(cli: Cli, folder: Path) -> None:
         assert proc.stderr is not None
         assert "watching 1 source" in proc.stderr.readline()
         assert "refreshed r: 0 added" in proc.stderr.readline()  # the refresh at start
-        _word(folder / "comet_notes.docx", "Halley's comet returns to the inner solar system about every 76 years.")
+        word_file(folder / "comet_notes.docx", "Halley's comet returns to the inner solar system about every 76 years.")
         line = proc.stderr.readline()
         assert "refreshed r: 1 added" in line, line
         hits = cli.json("query", "r", "How often does Halley's comet return?", "--json", "-k", "1")["hits"]

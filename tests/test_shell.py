@@ -11,11 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import docx
 import pexpect
 import pytest
 
-from conftest import ROOT, SAMPLE_DOCS, Cli
+from conftest import ROOT, SAMPLE_DOCS, Cli, word_file
 from kbcli.config import kbcli_home
 from kbcli.kb import KnowledgeBase
 from kbcli.shell import Answer, Context, Help, Note, Open, Problem, Quit, ShellSession, completions
@@ -134,15 +133,6 @@ def test_ctrl_c_during_an_answer_returns_to_the_prompt(sample_index: str) -> Non
     assert term.finish() == 0
 
 
-def _word(path: Path, *paragraphs: str) -> Path:
-    document = docx.Document()
-    document.add_heading(path.stem.replace("_", " ").title(), level=1)
-    for text in paragraphs:
-        document.add_paragraph(text)
-    document.save(path)
-    return path
-
-
 def test_a_refresh_committed_by_another_process_is_used_by_the_next_question(cli: Cli, tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -154,7 +144,7 @@ def test_a_refresh_committed_by_another_process_is_used_by_the_next_question(cli
     out = term.say(question, "#1 ")
     assert "zebra_permits.docx" not in out
 
-    _word(docs / "zebra_permits.docx", "A zebra migration permit costs 42 florins and is valid for one season.")
+    word_file(docs / "zebra_permits.docx", "A zebra migration permit costs 42 florins and is valid for one season.")
     refresh = subprocess.run(
         [sys.executable, "-m", "kbcli", "refresh", "live", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
