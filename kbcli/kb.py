@@ -133,16 +133,18 @@ class KnowledgeBase:
         """An open index for many queries; keyword-only search can skip loading the model.
         `rerank_model`: a local cross-encoder folder that rescores the top hits."""
         from kbcli.embedding import Embedder
+        from kbcli.thesaurus import configured
 
         reader = self.reader(name)
         try:
             spec = model_spec_for(reader.manifest)
+            thesaurus = configured()
             reranker = None
             if rerank_model is not None:
                 from kbcli.rerank import Reranker
 
                 reranker = Reranker(rerank_model)
-            return Searcher(name, reader, Embedder(self.cache, spec) if load_model else None, reranker)
+            return Searcher(name, reader, Embedder(self.cache, spec) if load_model else None, reranker, thesaurus)
         except BaseException:
             reader.close()
             raise

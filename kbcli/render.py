@@ -102,6 +102,8 @@ def render_result(
     """The hits as panels; `cited` marks the ones an answer above refers to as [n] (n = rank)."""
     if show_query:
         render_query(console, result.query)
+    if explain and result.expanded:
+        console.print(Text(f"also searched (thesaurus): {'; '.join(result.expanded)}", style="dim"))
     if not result.hits:
         console.print(Text("No matching passages.", style="yellow"))
         return

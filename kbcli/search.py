@@ -16,6 +16,7 @@ from kbcli.store import ChunkRow, IndexReader, Manifest
 if TYPE_CHECKING:
     from kbcli.embedding import Embedder, ModelSpec
     from kbcli.rerank import Reranker
+    from kbcli.thesaurus import Thesaurus
 
 MODES = ("hybrid", "vector", "keyword")
 _WORD = re.compile(r"\w+")
@@ -45,6 +46,7 @@ class SearchSettings:
     # Credit per query word in a hit's file name, as a share of a rank-1 chunk's: reports
     # are often named for what they hold (ACME_2022_10K.pdf), and questions name them.
     name_weight: float = 0.3
+    expand: bool = True  # also search the thesaurus's other names for what the question names
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -61,6 +63,7 @@ class SearchSettings:
             vector_weight=float(env.get("KBCLI_VECTOR_WEIGHT", default.vector_weight)),
             keyword_weight=float(env.get("KBCLI_KEYWORD_WEIGHT", default.keyword_weight)),
             page_extra=float(env.get("KBCLI_PAGE_EXTRA", default.page_extra)),
+            expand=env.get("KBCLI_EXPAND", "1").strip().lower() not in ("0", "off", "no", "false"),
         )
 
 
@@ -119,12 +122,14 @@ class QueryResult:
     mode: str = "hybrid"
     hits: list[Hit] = field(default_factory=list)
     seconds: float = 0.0
+    expanded: list[str] = field(default_factory=list)  # thesaurus phrases searched besides the query
 
     def to_json(self, explain: bool = False) -> dict:
         return {
             "index": self.index,
             "query": self.query,
             "mode": self.mode,
+            "expanded": self.expanded,
             "hits": [h.to_json(explain) for h in self.hits],
             "seconds": self.seconds,  # search time in the process (no start-up, no printing)
         }
@@ -280,12 +285,18 @@ class Searcher:
     """Holds an open index and its model; reuse it for many queries (batch mode, the shell)."""
 
     def __init__(
-        self, name: str, reader: IndexReader, embedder: "Embedder | None" = None, reranker: "Reranker | None" = None
+        self,
+        name: str,
+        reader: IndexReader,
+        embedder: "Embedder | None" = None,
+        reranker: "Reranker | None" = None,
+        thesaurus: "Thesaurus | None" = None,
     ) -> None:
         self.name = name
         self.reader = reader
         self.embedder = embedder
         self.reranker = reranker
+        self.thesaurus = thesaurus
         self.modes = MODES
 
     def search(self, query: str, top_k: int = 5, settings: SearchSettings | None = None) -> QueryResult:
@@ -299,11 +310,13 @@ class Searcher:
         pool = max(settings.candidates, wanted * 4)
         vector_side: list[tuple[int, float]] = []
         keyword_side: list[tuple[int, float]] = []
+        expanded = self.thesaurus.expand(query) if self.thesaurus is not None and settings.expand else []
+        searched = " ".join([query, *expanded])  # both sides see the other names too
         embedded = None
         if settings.mode != "keyword":
             assert self.embedder is not None, "vector search needs the embedding model"
-            embedded = self.embedder.embed_query(query)
-        match = fts_query(query) if settings.mode != "vector" else None
+            embedded = self.embedder.embed_query(searched)
+        match = fts_query(searched) if settings.mode != "vector" else None
         with self.reader.snapshot() as conn:
             if embedded is not None:
                 vector_side = self.reader.vector_search(conn, embedded, pool)
@@ -314,7 +327,7 @@ class Searcher:
         hits = self._hits(query, fused, rows, wanted, settings)
         if self.reranker is not None:
             hits = self.reranker.rerank(query, hits)[:top_k]
-        return QueryResult(self.name, query, settings.mode, hits, round(time.perf_counter() - started, 4))
+        return QueryResult(self.name, query, settings.mode, hits, round(time.perf_counter() - started, 4), expanded)
 
     def _adapt(self, settings: SearchSettings, query: str) -> SearchSettings:
         """Down-weight the vector side for questions in a script the model was not trained on."""
