@@ -47,6 +47,10 @@ class SearchSettings:
     # are often named for what they hold (ACME_2022_10K.pdf), and questions name them.
     name_weight: float = 0.3
     expand: bool = True  # also search the thesaurus's other names for what the question names
+    # Vector side: a chunk's cosine plus this share of its passage's (the mean vector of its page's
+    # chunks, or of it and its neighbours without pages). A row of figures says little alone; the
+    # page it sits on (the statement's title, the other rows) says what it is. 0 turns it off.
+    context_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -64,6 +68,7 @@ class SearchSettings:
             keyword_weight=float(env.get("KBCLI_KEYWORD_WEIGHT", default.keyword_weight)),
             page_extra=float(env.get("KBCLI_PAGE_EXTRA", default.page_extra)),
             expand=env.get("KBCLI_EXPAND", "1").strip().lower() not in ("0", "off", "no", "false"),
+            context_weight=float(env.get("KBCLI_CONTEXT_WEIGHT", default.context_weight)),
         )
 
 
@@ -74,6 +79,7 @@ class Explanation:
     keyword_rank: int | None
     keyword_score: float | None
     fused: float
+    context_score: float | None = None  # cosine of the passage around the chunk (vector side)
 
 
 @dataclass
@@ -233,6 +239,25 @@ class _Unit:
         )
 
 
+PAGE_REACH = 15  # chunks either side looked at for a page's other chunks (longer pages: a part)
+
+
+def _passages(reader: IndexReader, conn, rows) -> dict[int, list[int]]:
+    """Chunk id -> the ids of the passage around it: the chunks of its page (within PAGE_REACH),
+    or, for chunks without pages (DOCX, text), it and its two neighbours."""
+    passages: dict[int, list[int]] = {}
+    for row in rows:
+        reach = PAGE_REACH if row.page is not None else 1
+        near = reader.chunks_between(conn, row.file_id, row.seq - reach, row.seq + reach)
+        passages[row.id] = [cid for cid, _, page in near if page == row.page]
+    return passages
+
+
+def _with_context(nearest: list[tuple[int, float]], context: dict[int, float], weight: float) -> list[tuple[int, float]]:
+    """The vector side re-ordered by cosine + weight x passage cosine (scores stay the cosines)."""
+    return sorted(nearest, key=lambda item: item[1] + weight * context.get(item[0], item[1]), reverse=True)
+
+
 def _group(candidates: list[tuple[ChunkRow, Explanation]], settings: SearchSettings) -> list[_Unit]:
     """Fold candidates (best first) into hits: one per page, so no passage is shown twice."""
     units: list[_Unit] = []
@@ -318,16 +343,39 @@ class Searcher:
             embedded = self.embedder.embed_query(searched)
         match = fts_query(searched) if settings.mode != "vector" else None
         with self.reader.snapshot() as conn:
+            context: dict[int, float] = {}
             if embedded is not None:
-                vector_side = self.reader.vector_search(conn, embedded, pool)
+                if settings.context_weight:  # rescore twice as many, keep the best `pool`
+                    nearest = self.reader.vector_search(conn, embedded, 2 * pool)
+                    context = self._context_scores(conn, embedded, nearest)
+                    vector_side = _with_context(nearest, context, settings.context_weight)[:pool]
+                else:
+                    vector_side = self.reader.vector_search(conn, embedded, pool)
             if match:
                 keyword_side = self.reader.keyword_search(conn, match, pool, settings.field_weights)
             fused = fuse(vector_side, keyword_side, settings)
+            for cid, why in fused:
+                why.context_score = context.get(cid)
             rows = self.reader.rows(conn, [cid for cid, _ in fused])
         hits = self._hits(query, fused, rows, wanted, settings)
         if self.reranker is not None:
             hits = self.reranker.rerank(query, hits)[:top_k]
         return QueryResult(self.name, query, settings.mode, hits, round(time.perf_counter() - started, 4), expanded)
+
+    def _context_scores(self, conn, embedded, nearest: list[tuple[int, float]]) -> dict[int, float]:
+        """Each chunk's passage (its page, or it and its neighbours) as the cosine of their mean vector."""
+        import numpy as np
+
+        rows = self.reader.rows(conn, [cid for cid, _ in nearest])
+        passages = _passages(self.reader, conn, rows.values())
+        vectors = self.reader.vectors(sorted({m for members in passages.values() for m in members}))
+        scores: dict[int, float] = {}
+        for cid, members in passages.items():
+            found = [vectors[m] for m in members if m in vectors]
+            if found:
+                mean = np.mean(found, axis=0)
+                scores[cid] = round(float(mean @ embedded) / (float(np.linalg.norm(mean)) or 1.0), 4)
+        return scores
 
     def _adapt(self, settings: SearchSettings, query: str) -> SearchSettings:
         """Down-weight the vector side for questions in a script the model was not trained on."""

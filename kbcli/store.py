@@ -260,6 +260,16 @@ class IndexReader:
     def rows(self, conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, ChunkRow]:
         return _chunk_rows(conn, ids)
 
+    def chunks_between(self, conn: sqlite3.Connection, file_id: int, first: int, last: int) -> list[tuple[int, int, int | None]]:
+        """(id, seq, page) of one file's chunks with first <= seq <= last, in order; inside `snapshot()`."""
+        sql = "SELECT id, seq, page FROM chunks WHERE file_id = ? AND seq BETWEEN ? AND ? ORDER BY seq"
+        return [(int(r[0]), int(r[1]), r[2]) for r in conn.execute(sql, (file_id, first, last))]
+
+    def vectors(self, ids: list[int]) -> dict[int, "np.ndarray"]:
+        """The embeddings of these chunks (call inside `snapshot()`, so they match its generation)."""
+        assert self._vectors is not None
+        return self._vectors.vectors(ids)
+
     def neighbours(self, file_id: int, seqs: Iterable[int]) -> dict[int, str]:
         seqs = list(seqs)
         marks = ",".join("?" * len(seqs))

@@ -77,6 +77,20 @@ class VectorIndex:
         scores, ids = self.index.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
+    def vectors(self, ids: list[int]) -> dict[int, np.ndarray]:
+        """The stored vectors of these chunk ids (those it holds). An IVF index first builds a
+        hash map from id to list position (once per load; without it FAISS cannot look ids up)."""
+        ivf = self._ivf()
+        if ivf is not None and ivf.direct_map.type != faiss.DirectMap.Hashtable:
+            ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
+        found: dict[int, np.ndarray] = {}
+        for chunk_id in ids:
+            try:
+                found[chunk_id] = self.index.reconstruct(int(chunk_id))
+            except RuntimeError:  # not in the index (a concurrent refresh removed it)
+                continue
+        return found
+
     def ids(self) -> set[int]:
         ivf = self._ivf()
         if ivf is None:
