@@ -61,7 +61,11 @@ def _citation(hit) -> str:
 def _explanation(hit) -> Text:
     why = hit.explain
     parts = []
-    parts.append(f"vector #{why.vector_rank} ({why.vector_score:.3f})" if why.vector_rank else "vector —")
+    if why.vector_rank:
+        around = f", passage {why.context_score:.3f}" if why.context_score is not None else ""
+        parts.append(f"vector #{why.vector_rank} ({why.vector_score:.3f}{around})")
+    else:
+        parts.append("vector —")
     parts.append(f"keyword #{why.keyword_rank} ({why.keyword_score:.2f})" if why.keyword_rank else "keyword —")
     parts.append(f"fused {why.fused:.4f}")
     if hit.rerank_score is not None:

@@ -152,3 +152,44 @@ def test_terminal_view_joins_extracted_lines_into_paragraphs() -> None:
     assert reflow("Net revenue\n($m)\n2019\n29.4") == "Net revenue ($m) 2019 29.4"  # a table, one cell a line
     assert reflow("The first sentence.\nThe second\nline") == "The first sentence.\nThe second line"
     assert reflow("上海酒店\n每晚上限") == "上海酒店每晚上限"  # no space inside Chinese text
+
+
+def test_vector_side_ranks_chunks_with_their_page(cli: Cli, sample_index: str) -> None:
+    """Vector mode orders by the chunk's and its passage's cosines; --explain shows both."""
+    hits = cli.json("query", sample_index, "descaling the espresso machine", "--mode", "vector", "--json", "--explain", "-k", "8")["hits"]
+    scores = [h["score"] for h in hits]
+    assert scores == sorted(scores, reverse=True) and all(-1 <= s <= 1 for s in scores)
+    for hit in hits:
+        why = hit["explain"]
+        assert -1 <= why["context_score"] <= 1
+        assert hit["score"] == pytest.approx((why["vector_score"] + why["context_score"]) / 2, abs=1e-3)
+    assert "passage " in cli("query", sample_index, "descaling", "--mode", "vector", "--explain").stdout
+
+
+def test_a_passage_is_the_chunks_page_or_its_neighbours(sample_index_home: Path) -> None:
+    from kbcli.kb import KnowledgeBase
+    from kbcli.search import _passages
+
+    searcher = KnowledgeBase(sample_index_home).searcher("sample", load_model=False)
+    try:
+        with searcher.reader.snapshot() as conn:
+            everything = conn.execute("SELECT id FROM chunks").fetchall()
+            rows = searcher.reader.rows(conn, [r[0] for r in everything])
+            passages = _passages(searcher.reader, conn, rows.values())
+    finally:
+        searcher.close()
+    paged = [r for r in rows.values() if r.page is not None]
+    loose = [r for r in rows.values() if r.page is None]
+    assert paged and loose
+    for row in paged:
+        same_page = {r.id for r in paged if (r.file_id, r.page) == (row.file_id, row.page)}
+        assert set(passages[row.id]) == same_page
+    for row in loose:
+        near = {r.id for r in loose if r.file_id == row.file_id and abs(r.seq - row.seq) <= 1}
+        assert set(passages[row.id]) == near
+
+
+def test_without_passage_context_vector_scores_are_plain_cosines(cli: Cli, sample_index: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KBCLI_CONTEXT_WEIGHT", "0")
+    hits = cli.json("query", sample_index, "descaling the espresso machine", "--mode", "vector", "--json", "--explain")["hits"]
+    assert all(h["explain"]["context_score"] is None and h["score"] == h["explain"]["vector_score"] for h in hits)
