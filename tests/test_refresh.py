@@ -141,5 +141,10 @@ def test_watch_refreshes_when_a_file_appears(cli: Cli, folder: Path) -> None:
         assert Path(hits[0]["file"]).name == "comet_notes.docx"
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # say what it was doing (it failed this way once, unexplained)
+            proc.kill()
+            rest = proc.communicate()[1]
+            pytest.fail(f"watch did not stop within 60 s of SIGINT; the rest of its stderr:\n{rest}")
     assert proc.returncode == 0
