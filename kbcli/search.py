@@ -245,14 +245,31 @@ class _Unit:
 PAGE_REACH = 15  # chunks either side looked at for a page's other chunks (longer pages: a part)
 
 
-def _passages(reader: IndexReader, conn, rows) -> dict[int, list[int]]:
+def _passages(reader: IndexReader, conn, places: dict[int, tuple[int, int, int | None]]) -> dict[int, tuple[int, ...]]:
     """Chunk id -> the ids of the passage around it: the chunks of its page (within PAGE_REACH),
-    or, for chunks without pages (DOCX, text), it and its two neighbours."""
-    passages: dict[int, list[int]] = {}
-    for row in rows:
-        reach = PAGE_REACH if row.page is not None else 1
-        near = reader.chunks_between(conn, row.file_id, row.seq - reach, row.seq + reach)
-        passages[row.id] = [cid for cid, _, page in near if page == row.page]
+    or, for chunks without pages (DOCX, text), it and its two neighbours. `places`: chunk id ->
+    (file id, seq, page). One query per run of overlapping reaches in a file, not one per chunk."""
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for file_id, seq, page in places.values():
+        reach = PAGE_REACH if page is not None else 1
+        spans.setdefault(file_id, []).append((seq - reach, seq + reach))
+    nearby: dict[int, list[tuple[int, int, int | None]]] = {}
+    for file_id, ranges in spans.items():
+        ranges.sort()
+        first, last = ranges[0]
+        for start, end in ranges[1:] + [(None, None)]:
+            if start is not None and start <= last + 1:
+                last = max(last, end)
+                continue
+            nearby.setdefault(file_id, []).extend(reader.chunks_between(conn, file_id, first, last))
+            if start is not None:
+                first, last = start, end
+    passages: dict[int, tuple[int, ...]] = {}
+    for chunk_id, (file_id, seq, page) in places.items():
+        reach = PAGE_REACH if page is not None else 1
+        passages[chunk_id] = tuple(
+            cid for cid, other, other_page in nearby.get(file_id, []) if other_page == page and abs(other - seq) <= reach
+        )
     return passages
 
 
@@ -376,15 +393,18 @@ class Searcher:
         """Each chunk's passage (its page, or it and its neighbours) as the cosine of their mean vector."""
         import numpy as np
 
-        rows = self.reader.rows(conn, [cid for cid, _ in nearest])
-        passages = _passages(self.reader, conn, rows.values())
+        passages = _passages(self.reader, conn, self.reader.places(conn, [cid for cid, _ in nearest]))
         vectors = self.reader.vectors(sorted({m for members in passages.values() for m in members}))
+        cosines: dict[tuple[int, ...], float] = {}  # chunks of one page share their passage
         scores: dict[int, float] = {}
         for cid, members in passages.items():
-            found = [vectors[m] for m in members if m in vectors]
-            if found:
+            if members not in cosines:
+                found = [vectors[m] for m in members if m in vectors]
+                if not found:
+                    continue
                 mean = np.mean(found, axis=0)
-                scores[cid] = round(float(mean @ embedded) / (float(np.linalg.norm(mean)) or 1.0), 4)
+                cosines[members] = round(float(mean @ embedded) / (float(np.linalg.norm(mean)) or 1.0), 4)
+            scores[cid] = cosines[members]
         return scores
 
     def _adapt(self, settings: SearchSettings, query: str) -> SearchSettings:

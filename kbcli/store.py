@@ -260,6 +260,15 @@ class IndexReader:
     def rows(self, conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, ChunkRow]:
         return _chunk_rows(conn, ids)
 
+    def places(self, conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, tuple[int, int, int | None]]:
+        """Chunk id -> (file id, seq, page), without the text; inside `snapshot()`."""
+        found: dict[int, tuple[int, int, int | None]] = {}
+        for start in range(0, len(ids), 500):
+            part = list(ids[start : start + 500])
+            sql = f"SELECT id, file_id, seq, page FROM chunks WHERE id IN ({','.join('?' * len(part))})"
+            found.update({int(r[0]): (int(r[1]), int(r[2]), r[3]) for r in conn.execute(sql, part)})
+        return found
+
     def chunks_between(self, conn: sqlite3.Connection, file_id: int, first: int, last: int) -> list[tuple[int, int, int | None]]:
         """(id, seq, page) of one file's chunks with first <= seq <= last, in order; inside `snapshot()`."""
         sql = "SELECT id, seq, page FROM chunks WHERE file_id = ? AND seq BETWEEN ? AND ? ORDER BY seq"

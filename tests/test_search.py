@@ -175,7 +175,7 @@ def test_a_passage_is_the_chunks_page_or_its_neighbours(sample_index_home: Path)
         with searcher.reader.snapshot() as conn:
             everything = conn.execute("SELECT id FROM chunks").fetchall()
             rows = searcher.reader.rows(conn, [r[0] for r in everything])
-            passages = _passages(searcher.reader, conn, rows.values())
+            passages = _passages(searcher.reader, conn, searcher.reader.places(conn, list(rows)))
     finally:
         searcher.close()
     paged = [r for r in rows.values() if r.page is not None]
