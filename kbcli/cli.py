@@ -370,7 +370,7 @@ def query(
     mode: Annotated[
         str, typer.Option("--mode", "-m", help="hybrid (meaning + exact words, fused), vector (meaning) or keyword (BM25).")
     ] = "hybrid",
-    explain: Annotated[bool, typer.Option("--explain", help="Show why each hit ranked: vector and keyword ranks and scores.")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Show why each hit ranked (vector, passage and keyword scores) and what the thesaurus added.")] = False,
     rerank_model: Annotated[
         Optional[Path],
         typer.Option("--rerank-model", metavar="DIR", envvar="KBCLI_RERANK_MODEL", show_default=False,
