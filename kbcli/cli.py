@@ -104,6 +104,11 @@ def _read_options(password, passwords_file, ocr, convert_legacy, max_file_size, 
         return build_read_options(password, passwords_file, ocr, convert_legacy, max_file_size, timeout)
     except ValueError as err:
         raise UsageError(str(err)) from None
+RerankOpt = Annotated[
+    Optional[Path],
+    typer.Option("--rerank-model", metavar="DIR", envvar="KBCLI_RERANK_MODEL", show_default=False,
+                 help="Rescore the top hits with a cross-encoder from this local folder (never downloaded)."),
+]
 AnswerOpt = Annotated[
     bool,
     typer.Option("--answer", "-a", help="Also write an answer from the passages with the LLM configured in .env (cites them as \\[n])."),
@@ -371,11 +376,7 @@ def query(
         str, typer.Option("--mode", "-m", help="hybrid (meaning + exact words, fused), vector (meaning) or keyword (BM25).")
     ] = "hybrid",
     explain: Annotated[bool, typer.Option("--explain", help="Show why each hit ranked (vector, passage and keyword scores) and what the thesaurus added.")] = False,
-    rerank_model: Annotated[
-        Optional[Path],
-        typer.Option("--rerank-model", metavar="DIR", envvar="KBCLI_RERANK_MODEL", show_default=False,
-                     help="Rescore the top hits with a cross-encoder from this local folder (never downloaded)."),
-    ] = None,
+    rerank_model: RerankOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one object a line in batch mode).")] = False,
     answer: AnswerOpt = False,
     llm_provider: LlmProviderOpt = None,
@@ -460,6 +461,7 @@ def shell(
     name: NameArg,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=1000, help="How many passages per question (:k N changes it).")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print answers as JSON, one object a line (:json on|off changes it).")] = False,
+    rerank_model: RerankOpt = None,
 ) -> None:
     """Ask NAME many questions in one session: the model loads once, answers take milliseconds.
 
@@ -477,7 +479,7 @@ def shell(
     from kbcli.shell import ShellSession
     from kbcli.shell_ui import run_script, run_terminal
 
-    session = ShellSession(_kb(ctx), name, k=top_k, as_json=as_json)
+    session = ShellSession(_kb(ctx), name, k=top_k, as_json=as_json, rerank_model=rerank_model)
     out, err = _consoles()
     try:
         if sys.stdin.isatty():

@@ -18,6 +18,8 @@ from kbcli.search import Hit, QueryResult, Searcher, model_spec_for, overlap
 from kbcli.store import DATABASE
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from kbcli.kb import KnowledgeBase
 
 MAX_K = 1000
@@ -106,8 +108,18 @@ Output = Union[Answer, Context, Note, Problem, Info, Open, Help, Quit]
 class ShellSession:
     """State of one shell: the open index, k, filter, output format, and the last answer."""
 
-    def __init__(self, kb: "KnowledgeBase", name: str, k: int = 5, as_json: bool = False) -> None:
+    def __init__(
+        self, kb: "KnowledgeBase", name: str, k: int = 5, as_json: bool = False, rerank_model: Path | None = None
+    ) -> None:
+        from kbcli.thesaurus import configured
+
         self.kb = kb
+        self.thesaurus = configured()
+        self.reranker = None
+        if rerank_model is not None:  # loaded once, kept across :index switches
+            from kbcli.rerank import Reranker
+
+            self.reranker = Reranker(rerank_model)
         self.k = k
         self.as_json = as_json
         self.filter: str | None = None
@@ -175,7 +187,7 @@ class ShellSession:
                 from kbcli.embedding import Embedder
 
                 embedder = Embedder(self.kb.cache, spec, spin=False)
-            searcher = Searcher(name, reader, embedder)
+            searcher = Searcher(name, reader, embedder, self.reranker, self.thesaurus)
             searcher.search("warm up", 1)  # loads the vectors and runs the model once
         except BaseException:
             reader.close()

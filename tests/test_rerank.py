@@ -6,6 +6,7 @@ question about annual leave, must come first."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -76,3 +77,10 @@ def test_without_reranking_no_torch_is_imported(sample_index: str) -> None:
             "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'heavy import'")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.slow
+def test_the_shell_reranks_with_the_same_model(cli: Cli, sample_index: str, degradation_lover: Path) -> None:
+    lines = cli("shell", sample_index, "--json", "-k", "3", "--rerank-model", degradation_lover, input=QUESTION + "\n").stdout
+    hits = json.loads(lines.strip().splitlines()[-1])["hits"]
+    assert "solar" in Path(hits[0]["file"]).name and hits[0]["rerank_score"] is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,10 @@ def test_a_thesaurus_of_your_own_adds_to_the_built_in_one(cli: Cli, filings: str
     monkeypatch.setenv("KBCLI_THESAURUS", str(tmp_path / "missing.txt"))
     result = cli("query", filings, "capex", code=2)
     assert "cannot read thesaurus" in result.stderr and "missing.txt" in result.stderr
+
+
+def test_the_shell_expands_questions_too(cli: Cli, filings: str) -> None:
+    lines = cli("shell", filings, "--json", input=":mode keyword\ncapex\n").stdout.strip().splitlines()
+    answer = json.loads(lines[-1])
+    assert "purchases of property plant and equipment" in answer["expanded"]
+    assert Path(answer["hits"][0]["file"]).name == "cash_flows.docx"
