@@ -104,6 +104,8 @@ def _read_options(password, passwords_file, ocr, convert_legacy, max_file_size, 
         return build_read_options(password, passwords_file, ocr, convert_legacy, max_file_size, timeout)
     except ValueError as err:
         raise UsageError(str(err)) from None
+
+
 RerankOpt = Annotated[
     Optional[Path],
     typer.Option("--rerank-model", metavar="DIR", envvar="KBCLI_RERANK_MODEL", show_default=False,

@@ -129,9 +129,19 @@ class KnowledgeBase:
     def reader(self, name: str) -> IndexReader:
         return IndexReader(self._require(name))
 
-    def searcher(self, name: str, load_model: bool = True, rerank_model: Path | None = None) -> Searcher:
+    def searcher(
+        self,
+        name: str,
+        load_model: bool = True,
+        rerank_model: Path | None = None,
+        *,
+        reuse: Searcher | None = None,
+        spin: bool = True,
+    ) -> Searcher:
         """An open index for many queries; keyword-only search can skip loading the model.
-        `rerank_model`: a local cross-encoder folder that rescores the top hits."""
+        `rerank_model`: a local cross-encoder folder that rescores the top hits. `reuse`: a searcher
+        being replaced (the shell's :index) whose model and reranker are kept when they fit.
+        `spin=False`: ONNX threads sleep between queries (see Embedder)."""
         from kbcli.embedding import Embedder
         from kbcli.thesaurus import configured
 
@@ -139,12 +149,15 @@ class KnowledgeBase:
         try:
             spec = model_spec_for(reader.manifest)
             thesaurus = configured()
-            reranker = None
-            if rerank_model is not None:
+            embedder = reuse.embedder if reuse is not None and reuse.embedder is not None and reuse.embedder.spec == spec else None
+            if embedder is None and load_model:
+                embedder = Embedder(self.cache, spec, spin=spin)
+            reranker = reuse.reranker if reuse is not None else None
+            if reranker is None and rerank_model is not None:
                 from kbcli.rerank import Reranker
 
                 reranker = Reranker(rerank_model)
-            return Searcher(name, reader, Embedder(self.cache, spec) if load_model else None, reranker, thesaurus)
+            return Searcher(name, reader, embedder, reranker, thesaurus)
         except BaseException:
             reader.close()
             raise

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Union
 
 from kbcli.errors import IndexNotFound, KbError, UsageError
-from kbcli.search import Hit, QueryResult, Searcher, model_spec_for, overlap
+from kbcli.search import Hit, QueryResult, Searcher, overlap
 from kbcli.store import DATABASE
 
 if TYPE_CHECKING:
@@ -111,15 +111,8 @@ class ShellSession:
     def __init__(
         self, kb: "KnowledgeBase", name: str, k: int = 5, as_json: bool = False, rerank_model: Path | None = None
     ) -> None:
-        from kbcli.thesaurus import configured
-
         self.kb = kb
-        self.thesaurus = configured()
-        self.reranker = None
-        if rerank_model is not None:  # loaded once, kept across :index switches
-            from kbcli.rerank import Reranker
-
-            self.reranker = Reranker(rerank_model)
+        self.rerank_model = rerank_model  # loaded once, kept across :index switches
         self.k = k
         self.as_json = as_json
         self.filter: str | None = None
@@ -179,18 +172,11 @@ class ShellSession:
     def _switch(self, name: str) -> None:
         """Open `name`, keeping the loaded model when the index uses the same one."""
         inode = self._inode(name)
-        reader = self.kb.reader(name)
+        searcher = self.kb.searcher(name, rerank_model=self.rerank_model, reuse=self.searcher, spin=False)
         try:
-            spec = model_spec_for(reader.manifest)
-            embedder = getattr(self.searcher, "embedder", None)
-            if embedder is None or embedder.spec != spec:
-                from kbcli.embedding import Embedder
-
-                embedder = Embedder(self.kb.cache, spec, spin=False)
-            searcher = Searcher(name, reader, embedder, self.reranker, self.thesaurus)
             searcher.search("warm up", 1)  # loads the vectors and runs the model once
         except BaseException:
-            reader.close()
+            searcher.close()
             raise
         self.close()
         self.searcher, self.name, self._database_inode, self.last = searcher, name, inode, None
