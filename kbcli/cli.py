@@ -590,6 +590,107 @@ def remove(
     typer.echo(f"Removed index {name!r}.", err=True)
 
 
+# -- for programs: MCP and HTTP ----------------------------------------------------------------------
+ServedOpt = Annotated[Optional[list[str]], typer.Argument(metavar="[NAME]...", help="Indexes to serve (default: all).", show_default=False)]
+TokenOpt = Annotated[
+    Optional[str],
+    typer.Option("--token", metavar="TOKEN", help="Clients must send 'Authorization: Bearer TOKEN' ($KBCLI_TOKEN does the same, unseen by ps). Required off 127.0.0.1."),
+]
+CorsOpt = Annotated[Optional[str], typer.Option("--cors", metavar="ORIGIN", help="Let web pages from ORIGIN call the API (default: none).")]
+
+
+def _service(ctx: typer.Context, names: list[str] | None, rerank_model: Path | None):
+    """The search core for `mcp` and `serve`: the model loaded and the first index opened now."""
+    from kbcli.servers.service import IndexService
+
+    service = IndexService(_kb(ctx), names or (), rerank_model=rerank_model)
+    service.warm_up()
+    return service
+
+
+def _token(ctx: typer.Context, token: str | None) -> str | None:
+    from kbcli.settings import resolve
+
+    return token or resolve(home=(ctx.obj or {}).get("home")).servers.token
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--http {address!r}: give PORT or HOST:PORT")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+@app.command("mcp")
+def mcp_server(
+    ctx: typer.Context,
+    names: ServedOpt = None,
+    http: Annotated[Optional[str], typer.Option("--http", metavar="[HOST:]PORT", help="Serve MCP's streamable HTTP at http://HOST:PORT/mcp instead of stdio.")] = None,
+    token: TokenOpt = None,
+    rerank_model: RerankOpt = None,
+) -> None:
+    """Serve the indexes to AI assistants over MCP (stdio by default): search, passages, pages.
+
+    Read-only; the model loads once; refreshes show up in the next call. See the README's
+    "For programs" section for Claude Desktop, Claude Code and Cursor configuration.
+
+    Examples:
+      claude mcp add kbcli -- kbcli mcp work
+      kbcli mcp --http 8765
+    """
+    import os
+
+    from kbcli.servers.http_api import build_app, check_exposure, serve
+    from kbcli.servers.mcp_server import serve_stdio
+
+    address = _host_port(http) if http else None
+    secret = _token(ctx, token) if address else None
+    if address:
+        check_exposure(address[0], secret)
+    service = _service(ctx, names, rerank_model)
+    workers = os.cpu_count() or 1
+    try:
+        if address is None:
+            serve_stdio(service, workers)
+        else:
+            serve(build_app(service, workers, token=secret, api=False, mcp=True, host=address[0]), *address)
+    finally:
+        service.close()
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    names: ServedOpt = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on; anything but 127.0.0.1 needs --token.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8765,
+    token: TokenOpt = None,
+    cors: CorsOpt = None,
+    mcp: Annotated[bool, typer.Option("--mcp", help="Also serve MCP's streamable HTTP transport at /mcp.")] = False,
+    rerank_model: RerankOpt = None,
+) -> None:
+    """A local HTTP JSON API for programs: search (as query --json), chunks, pages, /openapi.json.
+
+    Examples:
+      kbcli serve work --port 8765
+      curl -s localhost:8765/v1/indexes/work/search -d '{"query": "notice period"}'
+    """
+    import os
+
+    from kbcli.servers.http_api import build_app, check_exposure, serve as run
+
+    secret = _token(ctx, token)
+    check_exposure(host, secret)
+    service = _service(ctx, names, rerank_model)
+    workers = os.cpu_count() or 1
+    typer.echo(f"kbcli: serving {', '.join(service.names()) or 'no indexes yet'} on http://{host}:{port}"
+               + (" (MCP at /mcp)" if mcp else ""), err=True)
+    try:
+        run(build_app(service, workers, token=secret, cors=cors, mcp=mcp, host=host), host, port)
+    finally:
+        service.close()
+
+
 def main() -> None:
     from kbcli.config import load_dotenv_file
 
