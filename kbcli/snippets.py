@@ -82,7 +82,7 @@ def snippet(
     if chosen:
         kept = _assemble(text, spans, chosen)
     else:  # even the best sentence is longer than the budget: a window around its first match
-        kept = _window(text, spans, terms, budget)
+        kept = _window(text, best_sentence(text, spans, terms), terms, budget)
     kept_chars = sum(len(part) for part in kept.split(ELLIPSIS))
     return Snippet(kept, True, max(0, len(text) - kept_chars), len(text), tuple(found_terms(kept, terms)))
 
@@ -93,11 +93,12 @@ def _budget(max_chars: int | None, max_lines: int | None, width: int) -> int | N
 
 
 def _choose(text: str, spans: list[tuple[int, int]], terms: list[str], budget: int) -> list[int]:
-    """Indexes of the sentences to keep: most query words first (ties: earlier), while they fit."""
+    """Indexes of the sentences to keep: most query words first (ties: earlier), while they fit.
+    Empty when the best sentence alone does not fit (the caller then cuts a window of it)."""
     scores = [len(found_terms(text[a:b], terms)) for a, b in spans]
     order = sorted(range(len(spans)), key=lambda i: (-scores[i], i))
     chosen: list[int] = []
-    used = 0
+    used = -1  # n sentences need at most 3n-1 characters of ellipses and separators
     for i in order:
         if scores[i] == 0 and chosen:
             break  # sentences without a query word only fill in when nothing matched
@@ -106,7 +107,14 @@ def _choose(text: str, spans: list[tuple[int, int]], terms: list[str], budget: i
         if used + cost <= budget:
             chosen.append(i)
             used += cost
+        elif not chosen:
+            return []
     return sorted(chosen)
+
+
+def best_sentence(text: str, spans: list[tuple[int, int]], terms: list[str]) -> tuple[int, int]:
+    scores = [len(found_terms(text[a:b], terms)) for a, b in spans]
+    return spans[max(range(len(spans)), key=lambda i: (scores[i], -i))] if spans else (0, len(text))
 
 
 def _assemble(text: str, spans: list[tuple[int, int]], chosen: list[int]) -> str:
@@ -121,11 +129,11 @@ def _assemble(text: str, spans: list[tuple[int, int]], chosen: list[int]) -> str
     return "".join(parts)
 
 
-def _window(text: str, spans: list[tuple[int, int]], terms: list[str], budget: int) -> str:
-    """`budget` characters around the first query word (else the start), cut between words."""
+def _window(text: str, sentence: tuple[int, int], terms: list[str], budget: int) -> str:
+    """`budget` characters around the first query word of `sentence` (else its start), cut between words."""
     lowered = text.lower()
-    hits = [lowered.find(t) for t in terms if lowered.find(t) >= 0]
-    centre = min(hits) if hits else 0
+    hits = [found for t in terms if 0 <= (found := lowered.find(t, *sentence)) < sentence[1]]
+    centre = min(hits) if hits else sentence[0]
     room = max(1, budget - 2)
     start = max(0, min(centre - room // 3, len(text) - room))
     end = min(len(text), start + room)

@@ -86,7 +86,7 @@ def build_server(service: IndexService, workers: int) -> KbcliMCP:
         except KbError as err:
             raise ToolError(str(err)) from None
 
-    server = KbcliMCP(service, run, name="kbcli", version=__version__, instructions=INSTRUCTIONS)
+    server = KbcliMCP(service, run, name="kbcli", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
     MaxChars = _max_chars(service)
     limits = service.limits
 
