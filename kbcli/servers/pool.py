@@ -31,6 +31,10 @@ def identity(folder: Path) -> tuple[int, int, int]:
     return database.st_ino, manifest.st_ino, manifest.st_mtime_ns
 
 
+class IndexUnreadable(KbError):
+    """Reading an index failed in SQLite or FAISS (damaged, or replaced mid-read)."""
+
+
 class _IndexPool:
     def __init__(self, name: str, identity: tuple[int, int, int]) -> None:
         self.name = name
@@ -60,8 +64,12 @@ class SearcherPools:
         except KbError:
             self._give(pool, searcher)
             raise
-        except BaseException:
+        except Exception as err:
             searcher.close()  # a failed read may leave it mid-transaction: never reuse it
+            self.retire(name)
+            raise IndexUnreadable(f"index {name!r} cannot be read: {err}") from err
+        except BaseException:
+            searcher.close()
             raise
         else:
             self._give(pool, searcher)
@@ -108,7 +116,7 @@ class SearcherPools:
             except KbError:
                 raise
             except Exception as err:  # a damaged database or vector file
-                raise KbError(f"index {pool.name!r} cannot be opened: {err}") from err
+                raise IndexUnreadable(f"index {pool.name!r} cannot be read: {err}") from err
             if self._donor is None:
                 self._donor = searcher
         return searcher

@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote
 
 from kbcli.errors import IndexNotFound, KbError, UsageError
 from kbcli.search import QueryResult, SearchSettings, overlap
-from kbcli.servers.pool import SearcherPools
+from kbcli.servers.pool import IndexUnreadable, SearcherPools
 from kbcli.shell import matches_glob
 from kbcli.snippets import Snippet, snippet, trim
 
@@ -79,11 +79,18 @@ class IndexService:
         self.pools.close()
 
     def warm_up(self) -> None:
-        """Load the model and open the first index now, not on the first request."""
-        names = self.names()
-        if names:
-            with self.pools.borrow(names[0]) as searcher:
-                searcher.search("warm up", 1)
+        """Load the model and open the first index that opens, now rather than on the first
+        request. One that does not open is left to answer its requests with the error."""
+        import faiss
+
+        faiss.omp_set_num_threads(1)  # one thread per query: requests run side by side instead
+        for name in self.names():
+            try:
+                with self.pools.borrow(name) as searcher:
+                    searcher.search("warm up", 1)
+                return
+            except KbError:
+                continue
 
     # -- which indexes --
     def names(self) -> list[str]:
@@ -151,10 +158,7 @@ class IndexService:
         try:
             with self.pools.borrow(name) as searcher:
                 return searcher.search(query, top_k, settings)
-        except KbError:
-            raise
-        except Exception:  # a commit or rebuild underneath: open afresh and try once more
-            self.pools.retire(name)
+        except IndexUnreadable:  # a commit or rebuild underneath: open afresh and try once more
             with self.pools.borrow(name) as searcher:
                 return searcher.search(query, top_k, settings)
 
@@ -260,13 +264,20 @@ class IndexService:
 
     def documents(self) -> list[dict[str, Any]]:
         """Every indexed file of the served indexes, as resources: uri, name, title, pages."""
-        found = []
+        found: list[dict[str, Any]] = []
         for name in self.names():
-            with self.pools.borrow(name) as searcher:
-                for record in searcher.reader.files("ok"):
-                    found.append({"uri": uri_for(name, record.path), "name": f"{name}: {Path(record.path).name}",
-                                  "title": record.title, "pages": record.pages, "path": record.path})
+            try:
+                records = self._files(name)
+            except KbError:
+                continue  # a damaged index lists nothing; its requests answer with the error
+            for record in records:
+                found.append({"uri": uri_for(name, record.path), "name": f"{name}: {Path(record.path).name}",
+                              "title": record.title, "pages": record.pages, "path": record.path})
         return found
+
+    def _files(self, name: str) -> list["FileRecord"]:
+        with self.pools.borrow(name) as searcher:
+            return searcher.reader.files("ok")
 
 
 def _bounded(field: str, value: int, low: int, high: int) -> int:
