@@ -118,8 +118,10 @@ class Syncer:
         observer: Observer | None = None,
         commit_seconds: float = 60.0,
         read_options: ReadOptions | None = None,
+        follow_links: bool = False,
     ) -> None:
         self.writer = writer
+        self.follow_links = follow_links  # follow file links that lead outside the sources too
         self._embedder_factory = embedder_factory
         self._embedder: Embedder | None = None
         self.chunking = chunking
@@ -181,6 +183,7 @@ class Syncer:
         seen: set[str] = set()
         plan = _Plan()
         missing_roots: list[str] = []
+        link_roots = None if self.follow_links else tuple(Path(s.path).resolve() for s in sources)
         for source in sources:
             root = Path(source.path)
             if not root.exists():
@@ -188,7 +191,7 @@ class Syncer:
                 missing_roots.append(source.path)
                 continue
             skipped: list[Skipped] = []
-            for found in crawl(root, source.include, source.exclude, skipped):
+            for found in crawl(root, source.include, source.exclude, skipped, link_roots):
                 key = found.key
                 if key in seen:  # overlapping sources: first one wins
                     continue
