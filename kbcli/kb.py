@@ -109,6 +109,7 @@ class KnowledgeBase:
             model_spec_for(manifest)
             for root in new_sources:
                 writer.add_source(str(root), options.include, options.exclude)
+            writer.commit()  # sources first: a run killed before its first file is finished by `refresh`
             settings = ChunkSettings(**manifest.chunking)
             syncer = Syncer(
                 writer,
