@@ -66,3 +66,13 @@ def test_unreadable_files_fail_with_a_reason(path: Path, reason: str) -> None:
     with pytest.raises(FileFailure) as info:
         read_document(path)
     assert info.value.reason == reason
+
+
+def test_tesseract_folder_comes_from_read_options_not_the_environment(tmp_path: Path, monkeypatch) -> None:
+    from kbcli.readers import ReadOptions
+
+    monkeypatch.delenv("KBCLI_TESSDATA", raising=False)
+    scan = PDF / "scan_huckfinn_p22_publicdomain.pdf"
+    with pytest.raises(FileFailure) as info:  # a folder without language data: OCR unavailable
+        read_document(scan, ReadOptions(tessdata=str(tmp_path), ocr_languages="eng"))
+    assert info.value.reason == NO_TEXT and "OCR unavailable" in info.value.detail

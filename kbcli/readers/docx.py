@@ -18,7 +18,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import IO, Iterator
 
-from kbcli.readers import (
+from kbcli.readers.normalize import clean_text, fallback_title
+from kbcli.readers.types import (
     DAMAGED,
     ENCRYPTED,
     NO_TEXT,
@@ -27,10 +28,9 @@ from kbcli.readers import (
     UNSUPPORTED,
     Document,
     FileFailure,
+    NeedsConversion,
     ReadOptions,
     Section,
-    clean_text,
-    fallback_title,
 )
 
 _HEADING_LEVEL = re.compile(r"^heading\s*(\d+)$", re.IGNORECASE)
@@ -94,11 +94,7 @@ def _open_cfb(path: Path, options: ReadOptions) -> IO[bytes]:
     if "EncryptionInfo" in streams and "EncryptedPackage" in streams:
         return _decrypt(path, options)
     if "WordDocument" in streams:
-        if options.convert_legacy:
-            from kbcli.readers.legacy import convert_to_docx
-
-            return io.BytesIO(convert_to_docx(path, options))
-        raise FileFailure(UNSUPPORTED, "a Word 97-2003 (.doc) file named .docx: use --convert-legacy with LibreOffice")
+        raise NeedsConversion()  # kbcli.readers.dispatch converts it with --convert-legacy
     raise FileFailure(UNSUPPORTED, "an OLE container, not a Word package")
 
 
