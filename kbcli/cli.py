@@ -590,6 +590,36 @@ def remove(
     typer.echo(f"Removed index {name!r}.", err=True)
 
 
+@app.command("export")
+def export_llama_index(
+    ctx: typer.Context,
+    name: NameArg,
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="A new (or empty) folder to write.", show_default=False)],
+    as_json: JsonOpt = False,
+) -> None:
+    """Write NAME as a standard LlamaIndex persist folder (FAISS vector store, docstore, index store).
+
+    Plain LlamaIndex code then opens it with load_index_from_storage; queries must be embedded
+    with the index's model (named in DIR/kbcli_export.json). Nothing is re-embedded; DIR is
+    written beside itself and renamed into place, so it is complete or absent.
+
+    Example:  kbcli export work ~/work-llamaindex
+    """
+    from kbcli.llama.export import export_index
+    from kbcli.render import print_json
+
+    reader = _kb(ctx).reader(name)
+    try:
+        report = export_index(reader, folder)
+    finally:
+        reader.close()
+    if as_json:
+        print_json(report.to_json(), pretty=True)
+    else:
+        typer.echo(f"Exported {name!r}: {report.nodes} nodes, {report.dimension} dims, "
+                   f"{report.bytes / 2**20:.1f} MiB to {report.folder} in {report.seconds:.1f}s")
+
+
 def main() -> None:
     from kbcli.config import load_dotenv_file
 
