@@ -20,10 +20,14 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
 from kbcli.errors import UsageError
 from kbcli.llama.nodes import text_node
-from kbcli.store import IndexReader
+from kbcli.store import ChunkRow, IndexReader
+
+if TYPE_CHECKING:
+    import numpy as np
 
 EXPORT_INFO = "kbcli_export.json"
 
@@ -84,21 +88,13 @@ def _write(reader: IndexReader, folder: Path) -> int:
     flat = faiss.IndexFlatIP(dimension)
     struct = IndexDict()
     storage = StorageContext.from_defaults(vector_store=FaissVectorStore(faiss_index=flat))
-    files = [f for f in reader.files() if f.chunks]
-    with reader.snapshot() as conn:  # one committed generation: chunks and vectors agree
-        for record in files:
-            places = reader.chunks_between(conn, record.id, 0, 2**62)
-            ids = [chunk_id for chunk_id, _, _ in places]
-            rows, vectors = reader.rows(conn, ids), reader.vectors(ids)
-            kept = [cid for cid in ids if cid in rows and cid in vectors]
-            if not kept:
-                continue
-            nodes = [_node(rows[cid]) for cid in kept]
-            first = flat.ntotal
-            flat.add(np.stack([vectors[cid] for cid in kept]).astype(np.float32))
-            for position, node in enumerate(nodes, start=first):
-                struct.add_node(node, text_id=str(position))  # FaissVectorStore's ids are positions
-            storage.docstore.add_documents(nodes, allow_update=False)
+    for rows in _batches(reader):
+        nodes = [_node(row) for row, _ in rows]
+        first = flat.ntotal
+        flat.add(np.stack([vector for _, vector in rows]).astype(np.float32))
+        for position, node in enumerate(nodes, start=first):
+            struct.add_node(node, text_id=str(position))  # FaissVectorStore's ids are positions
+        storage.docstore.add_documents(nodes, allow_update=False)
     struct.summary = f"kbcli index {reader.manifest.name}"
     storage.index_store.add_index_struct(struct)
     folder.mkdir(parents=True)
@@ -109,7 +105,20 @@ def _write(reader: IndexReader, folder: Path) -> int:
     return int(flat.ntotal)
 
 
-def _node(row):
+def _batches(reader: IndexReader) -> Iterator[list[tuple[ChunkRow, "np.ndarray"]]]:
+    """Every chunk with its stored vector, a file at a time, from one committed generation (the
+    only place that reads the store: public IndexReader methods only)."""
+    files = [f for f in reader.files() if f.chunks]
+    with reader.snapshot() as conn:
+        for record in files:
+            ids = [chunk_id for chunk_id, _, _ in reader.chunks_between(conn, record.id, 0, 2**62)]
+            rows, vectors = reader.rows(conn, ids), reader.vectors(ids)
+            batch = [(rows[cid], vectors[cid]) for cid in ids if cid in rows and cid in vectors]
+            if batch:
+                yield batch
+
+
+def _node(row: ChunkRow):
     from llama_index.core.schema import NodeRelationship, RelatedNodeInfo
 
     metadata = {
