@@ -131,6 +131,7 @@ def test_an_unsupported_filter_is_refused_not_ignored(sample_index: str, key: st
         open_retriever(sample_index, mode="keyword", filters=filters)
 
 
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not here")
 def test_reader_documents_feed_an_ingestion_pipeline(no_network: None) -> None:
     from llama_index.core.ingestion import IngestionPipeline
     from llama_index.core.node_parser import SentenceSplitter
