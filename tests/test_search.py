@@ -195,3 +195,22 @@ def test_without_passage_context_vector_scores_are_plain_cosines(cli: Cli, sampl
     monkeypatch.setenv("KBCLI_CONTEXT_WEIGHT", "0")
     hits = cli.json("query", sample_index, "descaling the espresso machine", "--mode", "vector", "--json", "--explain")["hits"]
     assert all(h["explain"]["context_score"] is None and h["score"] == h["explain"]["vector_score"] for h in hits)
+
+
+def test_a_searcher_uses_its_own_settings_not_the_environment(sample_index_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from kbcli.kb import KnowledgeBase
+    from kbcli.settings import SearchSettings
+
+    monkeypatch.setenv("KBCLI_SEARCH_MODE", "vector")  # what the CLI would read; the core must not
+    monkeypatch.setenv("KBCLI_EXPAND", "0")
+    own = SearchSettings(mode="keyword")
+    searcher = KnowledgeBase(sample_index_home).searcher("sample", load_model=False, settings=own)
+    try:
+        result = searcher.search("descale the espresso machine", 3)
+        assert result.mode == "keyword" and result.hits and all(h.explain.vector_rank is None for h in result.hits)
+        assert searcher.search("capex", 3).expanded  # KBCLI_EXPAND=0 is not the searcher's setting
+        assert searcher.search("capex", 3, replace(own, expand=False)).expanded == []  # a query's own settings win
+    finally:
+        searcher.close()
