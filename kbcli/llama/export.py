@@ -105,15 +105,15 @@ def _write(reader: IndexReader, folder: Path) -> int:
     return int(flat.ntotal)
 
 
-def _batches(reader: IndexReader) -> Iterator[list[tuple[ChunkRow, "np.ndarray"]]]:
-    """Every chunk with its stored vector, a file at a time, from one committed generation (the
-    only place that reads the store: public IndexReader methods only)."""
-    files = [f for f in reader.files() if f.chunks]
-    with reader.snapshot() as conn:
-        for record in files:
-            ids = [chunk_id for chunk_id, _, _ in reader.chunks_between(conn, record.id, 0, 2**62)]
-            rows, vectors = reader.rows(conn, ids), reader.vectors(ids)
-            batch = [(rows[cid], vectors[cid]) for cid in ids if cid in rows and cid in vectors]
+def _batches(reader: IndexReader, size: int = 1000) -> Iterator[list[tuple[ChunkRow, "np.ndarray"]]]:
+    """Every chunk with its stored vector, in id order, from one committed generation (the only
+    place that reads the store: public IndexReader / Snapshot methods only)."""
+    with reader.snapshot() as snap:
+        ids = snap.chunk_ids()
+        for start in range(0, len(ids), size):
+            part = ids[start : start + size]
+            rows, vectors = snap.rows(part), snap.vectors(part)
+            batch = [(rows[cid], vectors[cid]) for cid in part if cid in rows and cid in vectors]
             if batch:
                 yield batch
 

@@ -80,7 +80,7 @@ def open_retriever(
     settings = settings if settings is not None else resolve()
     search = settings.search if mode is None else replace(settings.search, mode=mode)
     searcher = KnowledgeBase(settings.paths.home).searcher(
-        name, load_model=search.mode != "keyword", rerank_model=search.rerank_model
+        name, load_model=search.mode != "keyword", rerank_model=search.rerank_model, settings=search
     )
     try:
         return KbcliRetriever(searcher, search, top_k=top_k, filters=filters)
