@@ -37,6 +37,14 @@ class Failure:
 
 
 @dataclass
+class Partial:
+    """A file indexed only in part, and what was left out (pages OCR could not read, damage repaired)."""
+
+    file: str
+    note: str
+
+
+@dataclass
 class SyncReport:
     added: int = 0
     modified: int = 0
@@ -49,9 +57,10 @@ class SyncReport:
     chunks_added: int = 0
     chunks_removed: int = 0
     failed: list[Failure] = field(default_factory=list)
-    notes: list[Failure] = field(default_factory=list)  # indexed, but not all of it (e.g. pages OCR could not read)
+    partial: list[Partial] = field(default_factory=list)  # indexed, but not all of it (e.g. pages OCR could not read)
     missing_sources: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    chunks_total: int | None = None  # chunks in the index after the run (set by KnowledgeBase)
 
 
 class Observer:
@@ -300,7 +309,7 @@ class Syncer:
         values = {**_file_values(found, sha), "title": document.title, "pages": document.pages}
         if document.notes:
             values["detail"] = "; ".join(document.notes)
-            self.report.notes.extend(Failure(found.key, "partly indexed", note) for note in document.notes)
+            self.report.partial.extend(Partial(found.key, note) for note in document.notes)
         removed, added = self.writer.put_file(values, rows, vectors)
         self.report.chunks_removed += removed
         self.report.chunks_added += added

@@ -106,8 +106,8 @@ def open_llama_index(name: str, home: Path | None = None):
     """The kbcli index NAME as a LlamaIndex `VectorStoreIndex` (no LLM, no network)."""
     from llama_index.core import VectorStoreIndex
 
-    from kbcli.config import kbcli_home
     from kbcli.kb import KnowledgeBase
+    from kbcli.settings import resolve
 
-    searcher = KnowledgeBase(kbcli_home(home)).searcher(name)
+    searcher = KnowledgeBase(resolve(home=home)).searcher(name)
     return VectorStoreIndex.from_vector_store(KbcliVectorStore(searcher), embed_model=KbcliEmbedding(searcher))
