@@ -216,8 +216,11 @@ class Answerer:
     def respond(self, result: "QueryResult", stream: bool = True) -> "Answering":
         """The answer to `result`'s question from its hits: streamed in pieces, or (stream=False,
         for scripts) in one request. Iterate the Answering for the text; `.answered` at the end."""
-        pieces = self.stream(result.query, result.hits) if stream else iter([self.answer(result.query, result.hits)])
+        pieces = self.stream(result.query, result.hits) if stream else self._whole(result.query, result.hits)
         return Answering(result, pieces, self.config.label)
+
+    def _whole(self, question: str, hits: Sequence["Hit"]) -> Iterator[str]:
+        yield self.answer(question, hits)  # asked for when iterated, as the stream is
 
 
 @dataclass

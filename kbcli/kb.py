@@ -1,4 +1,5 @@
-"""The facade the CLI drives: one object per kbcli home, a few calls per command, typed answers."""
+"""The facade the CLI drives: one object per kbcli home, a few calls per command, typed answers
+(kbcli/facts.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Sequence
 from kbcli import __version__
 from kbcli.chunking import ChunkSettings
 from kbcli.discover import crawl, is_supported
-from kbcli.errors import IncompatibleIndex, IndexNotFound, KbError, NothingToIndex, UsageError
+from kbcli.errors import IncompatibleIndex, IndexNotFound, NothingToIndex, UsageError
+from kbcli.facts import DAMAGED, INCOMPATIBLE, OK, FileStatus, IndexInfo, IndexStats, IndexSummary, SourceStatus
 from kbcli.indexer import Observer, SyncReport, Syncer
 from kbcli.readers import ReadOptions
 from kbcli.search import Searcher, model_spec_for
@@ -28,71 +30,6 @@ class IndexOptions:
     wait: float = 0.0
     prune_missing_sources: bool = False
     read: ReadOptions = field(default_factory=ReadOptions)  # passwords, OCR, limits: never stored
-
-
-@dataclass(frozen=True)
-class IndexStats:
-    generation: int
-    created_at: str | None
-    updated_at: str | None
-    files: int
-    files_ok: int
-    files_failed: int
-    pages: int
-    chunks: int
-    vectors: int
-    disk_bytes: int
-
-
-@dataclass(frozen=True)
-class SourceStatus:
-    path: str
-    include: tuple[str, ...]
-    exclude: tuple[str, ...]
-    exists: bool  # a missing source (an unmounted disk) keeps its files in the index
-
-
-@dataclass(frozen=True)
-class FileStatus:
-    path: str
-    size: int
-    mtime_ns: int
-    sha256: str
-    pages: int
-    chunks: int
-    status: str  # ok | failed
-    reason: str | None  # for failed files: one of the documented reasons
-    detail: str | None
-    indexed_at: str
-
-
-@dataclass(frozen=True)
-class IndexInfo:
-    name: str
-    path: Path
-    manifest: Manifest
-    stats: IndexStats
-    sources: list[SourceStatus]
-    files: list[FileStatus]
-
-    @property
-    def failed(self) -> list[FileStatus]:
-        return [f for f in self.files if f.status == "failed"]
-
-
-OK, INCOMPATIBLE, DAMAGED = "ok", "incompatible", "damaged"
-
-
-@dataclass(frozen=True)
-class IndexSummary:
-    """One line of `kbcli list`: every index folder, also those that cannot be opened, so that
-    they can be found and removed."""
-
-    name: str
-    path: Path
-    status: str  # ok | incompatible (another on-disk format) | damaged (cannot be opened)
-    reason: str | None = None
-    stats: IndexStats | None = None
 
 
 class KnowledgeBase:
@@ -191,19 +128,12 @@ class KnowledgeBase:
         """An index open for many questions: it follows commits and rebuilds, keeps the model
         across `switch(other)`, and shows the passages around a hit. `interactive`: one question
         at a time with pauses between (the shell): threads sleep instead of spinning."""
-        return IndexSession(self, name, load_model=load_model, interactive=interactive)
+        return IndexSession(self.settings, self.require, name, load_model=load_model, interactive=interactive)
 
     def sources(self, name: str) -> list[SourceStatus]:
         reader = self.reader(name)
         try:
             return _source_statuses(reader)
-        finally:
-            reader.close()
-
-    def stats(self, name: str) -> IndexStats:
-        reader = self.reader(name)
-        try:
-            return IndexStats(**reader.stats())
         finally:
             reader.close()
 
@@ -224,18 +154,23 @@ class KnowledgeBase:
 
     def _summary(self, name: str) -> IndexSummary:
         folder = self.folder(name)
+        # One broken index must not hide the others: whatever fails is that index's status.
         try:
             reader = IndexReader(folder)
         except IncompatibleIndex as err:
             return IndexSummary(name, folder, INCOMPATIBLE, str(err))
-        except (KbError, OSError, ValueError) as err:  # a broken manifest or database
-            return IndexSummary(name, folder, DAMAGED, f"index {name!r} cannot be opened: {err}")
+        except Exception as err:  # a broken manifest or database file
+            return IndexSummary(name, folder, DAMAGED, _damaged(name, err))
         try:
             return IndexSummary(name, folder, OK, stats=IndexStats(**reader.stats()))
-        except Exception as err:  # sqlite3 / vector files: damaged beyond the manifest
-            return IndexSummary(name, folder, DAMAGED, f"index {name!r} cannot be read: {type(err).__name__}: {err}")
+        except Exception as err:  # the database or vector files, past the manifest
+            return IndexSummary(name, folder, DAMAGED, _damaged(name, err))
         finally:
             reader.close()
+
+
+def _damaged(name: str, err: Exception) -> str:
+    return f"index {name!r} cannot be read ({type(err).__name__}: {err}): kbcli remove {name} --yes, then index again"
 
 
 def _source_statuses(reader: IndexReader) -> list[SourceStatus]:

@@ -12,9 +12,10 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from kbcli.errors import IndexNotFound, UsageError
+from kbcli.facts import IndexStats
 from kbcli.rerank import Reranker
 from kbcli.search import MODES, Hit, QueryResult, Searcher, model_spec_for, overlap
 from kbcli.settings import SearchSettings, Settings
@@ -23,7 +24,6 @@ from kbcli.thesaurus import Thesaurus, thesaurus_paths
 
 if TYPE_CHECKING:
     from kbcli.embedding import Embedder
-    from kbcli.kb import IndexStats, KnowledgeBase
 
 MAX_CONTEXT_CHUNKS = 10
 
@@ -67,8 +67,13 @@ def open_searcher(
 
 
 class IndexSession:
-    def __init__(self, kb: "KnowledgeBase", name: str, load_model: bool = True, interactive: bool = False) -> None:
-        self.kb = kb
+    """`locate(name)`: the folder of an index, IndexNotFound if there is none (KnowledgeBase.require)."""
+
+    def __init__(
+        self, settings: Settings, locate: Callable[[str], Path], name: str, load_model: bool = True, interactive: bool = False
+    ) -> None:
+        self.settings = settings
+        self._locate = locate
         self.modes = MODES
         self._load_model = load_model
         self._interactive = interactive
@@ -90,14 +95,14 @@ class IndexSession:
 
     def switch(self, name: str) -> None:
         """Open `name` instead, keeping the loaded model when that index uses the same one."""
-        folder = self.kb.require(name)
+        folder = self._locate(name)
         searcher = open_searcher(
-            self.kb.settings, folder, name, load_model=self._load_model, spin=not self._interactive, reuse=self._searcher
+            self.settings, folder, name, load_model=self._load_model, spin=not self._interactive, reuse=self._searcher
         )
         try:
             database = _inode(folder, name)
             if self._interactive:
-                searcher.search("warm up", 1, self.kb.settings.search)  # loads the vectors, runs the model once
+                searcher.search("warm up", 1, self.settings.search)  # loads the vectors, runs the model once
         except BaseException:
             searcher.close()
             raise
@@ -111,17 +116,20 @@ class IndexSession:
     def search(self, question: str, top_k: int = 5, settings: SearchSettings | None = None) -> QueryResult:
         self._follow()
         assert self._searcher is not None
-        return self._searcher.search(question, top_k, settings or self.kb.settings.search)
+        return self._searcher.search(question, top_k, settings or self.settings.search)
 
     def _follow(self) -> None:
         """An index removed and built again under the same name is a new database file: reopen."""
-        if not self.kb.exists(self.name):
-            raise IndexNotFound(f"index {self.name!r} was removed")
-        if _inode(self.kb.folder(self.name), self.name) != self._database:
+        try:
+            folder = self._locate(self.name)
+        except IndexNotFound:
+            raise IndexNotFound(f"index {self.name!r} was removed") from None
+        if _inode(folder, self.name) != self._database:
             self.switch(self.name)
 
-    def stats(self) -> "IndexStats":
-        return self.kb.stats(self.name)
+    def stats(self) -> IndexStats:
+        assert self._searcher is not None
+        return IndexStats(**self._searcher.reader.stats())
 
     def around(self, hit: Hit, span: int = 1) -> Around:
         """The text of up to `span` chunks on each side of `hit`; a UsageError when the file

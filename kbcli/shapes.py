@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kbcli.answer import Answered
     from kbcli.indexer import SyncReport
-    from kbcli.kb import FileStatus, IndexInfo, IndexSummary, SourceStatus
+    from kbcli.facts import FileStatus, IndexInfo, IndexSummary, SourceStatus
     from kbcli.search import Hit, QueryResult
     from kbcli.session import Around
 

@@ -14,7 +14,8 @@ from typing import Any, Callable, Iterable, Union
 
 from kbcli.answer import CONFIGURE_HINT, Answered, Answerer, Answering, resolve_config
 from kbcli.errors import IndexNotFound, KbError, UsageError
-from kbcli.kb import IndexInfo, KnowledgeBase
+from kbcli.facts import IndexInfo
+from kbcli.kb import KnowledgeBase
 from kbcli.search import Hit, QueryResult
 from kbcli.session import MAX_CONTEXT_CHUNKS
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kbcli.indexer import Failure, Partial, SyncReport
-from kbcli.kb import OK, FileStatus, IndexInfo, IndexSummary, SourceStatus
+from kbcli.facts import INCOMPATIBLE, OK, FileStatus, IndexInfo, IndexSummary, SourceStatus
 from kbcli.readers import display_name
 
 
@@ -85,7 +85,7 @@ def render_list(console: Console, summaries: list[IndexSummary]) -> None:
         table.add_column(col, justify="right" if col in ("files", "chunks", "failed") else "left")
     for s in summaries:
         if s.status != OK or s.stats is None:
-            problem = "needs rebuilding" if s.status == "incompatible" else "damaged"
+            problem = "needs rebuilding" if s.status == INCOMPATIBLE else "damaged"
             table.add_row(s.name, "", "", "", Text(problem, style="yellow"), str(s.path))
         else:
             stats = s.stats
