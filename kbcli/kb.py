@@ -29,6 +29,7 @@ class IndexOptions:
     chunking: ChunkSettings = ChunkSettings()
     wait: float = 0.0
     prune_missing_sources: bool = False
+    follow_links: bool = False  # also follow file links that lead outside the sources
     read: ReadOptions = field(default_factory=ReadOptions)  # passwords, OCR, limits: never stored
 
 
@@ -98,6 +99,7 @@ class KnowledgeBase:
             model_spec_for(manifest)
             for root in new_sources:
                 writer.add_source(str(root), options.include, options.exclude)
+            writer.commit()  # sources first: a run killed before its first file is finished by `refresh`
             syncer = Syncer(
                 writer,
                 self._embedder_factory(manifest.precision),
@@ -105,6 +107,7 @@ class KnowledgeBase:
                 observer,
                 commit_seconds=self.settings.indexing.commit_seconds,
                 read_options=options.read,
+                follow_links=options.follow_links,
             )
             report = syncer.run(prune_missing_sources=options.prune_missing_sources)
             report.chunks_total = sum(f.chunks for f in writer.files())
