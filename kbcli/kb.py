@@ -99,7 +99,10 @@ class KnowledgeBase:
             model_spec_for(manifest)
             for root in new_sources:
                 writer.add_source(str(root), options.include, options.exclude)
-            writer.commit()  # sources first: a run killed before its first file is finished by `refresh`
+            if writer.dirty:  # sources first: a run killed before its first file is finished by `refresh`
+                writer.commit()
+                if observer is not None:
+                    observer.committed(writer.generation)
             syncer = Syncer(
                 writer,
                 self._embedder_factory(manifest.precision),

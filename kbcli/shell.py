@@ -2,7 +2,8 @@
 
 `ShellSession` holds the open index and the loaded model. `handle(line)` turns one line (a question
 or a `:command`) into an output value and never prints, so it is tested without a terminal; the
-loops that drive it and the rendering live in `kbcli/shell_ui.py`.
+loops that drive it and the rendering live in `kbcli/cli/shell_ui.py`; the index itself is a
+`kbcli.session.IndexSession` from the facade.
 """
 
 from __future__ import annotations
