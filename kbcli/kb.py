@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -14,9 +14,9 @@ from kbcli.errors import IncompatibleIndex, IndexNotFound, NothingToIndex, Usage
 from kbcli.facts import DAMAGED, INCOMPATIBLE, OK, FileStatus, IndexInfo, IndexStats, IndexSummary, SourceStatus
 from kbcli.indexer import Observer, SyncReport, Syncer
 from kbcli.readers import ReadOptions
-from kbcli.search import Searcher, model_spec_for
+from kbcli.search import Searcher
 from kbcli.session import IndexSession, open_searcher
-from kbcli.settings import Settings, check_index_name, defaults
+from kbcli.settings import SearchSettings, Settings, check_index_name, defaults
 from kbcli.store import MANIFEST, IndexReader, IndexWriter, Manifest, create_index, delete_index
 
 
@@ -93,6 +93,8 @@ class KnowledgeBase:
     def _sync(
         self, name: str, options: IndexOptions, observer: Observer | None, new_sources: list[Path]
     ) -> SyncReport:
+        from kbcli.embedding import model_spec_for  # numpy and the model runtime: only to write
+
         writer = IndexWriter(self.require(name), wait=options.wait)
         try:
             manifest = writer.manifest
@@ -125,10 +127,12 @@ class KnowledgeBase:
     def reader(self, name: str) -> IndexReader:
         return IndexReader(self.require(name))
 
-    def searcher(self, name: str, load_model: bool = True) -> Searcher:
+    def searcher(self, name: str, load_model: bool = True, settings: SearchSettings | None = None) -> Searcher:
         """An open index for many queries (library use); keyword-only search can skip the model.
-        Close it when done. Commands and the shell use `session`."""
-        return open_searcher(self.settings, self.require(name), name, load_model=load_model)
+        `settings`: the searcher's own (None: this knowledge base's). Close it when done.
+        Commands and the shell use `session`."""
+        own = replace(self.settings, search=settings) if settings is not None else self.settings
+        return open_searcher(own, self.require(name), name, load_model=load_model)
 
     def session(self, name: str, load_model: bool = True, interactive: bool = False) -> IndexSession:
         """An index open for many questions: it follows commits and rebuilds, keeps the model

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from kbcli.errors import IndexNotFound, UsageError
 from kbcli.facts import IndexStats
-from kbcli.rerank import Reranker
-from kbcli.search import MODES, Hit, QueryResult, Searcher, model_spec_for, overlap
+from kbcli.search import MODES, Hit, QueryResult, Searcher, overlap
+from kbcli.search.rerank import Reranker
 from kbcli.settings import SearchSettings, Settings
 from kbcli.store import DATABASE, IndexReader
-from kbcli.thesaurus import Thesaurus, thesaurus_paths
+from kbcli.thesaurus import load_configured
 
 if TYPE_CHECKING:
     from kbcli.embedding import Embedder
@@ -36,11 +35,6 @@ class Around:
     after: str
 
 
-@lru_cache(maxsize=8)
-def _thesaurus(setting: str | None) -> Thesaurus:
-    return Thesaurus.load(thesaurus_paths(setting))
-
-
 def open_searcher(
     settings: Settings, folder: Path, name: str, *, load_model: bool = True, spin: bool = True,
     reuse: Searcher | None = None,
@@ -48,7 +42,7 @@ def open_searcher(
     """A Searcher over the index in `folder`: its model (the one of `reuse` when it fits), the
     reranker and thesaurus the search settings name. `spin=False`: ONNX threads sleep between
     queries (see Embedder)."""
-    from kbcli.embedding import Embedder
+    from kbcli.embedding import Embedder, model_spec_for
 
     reader = IndexReader(folder)
     try:
@@ -60,7 +54,7 @@ def open_searcher(
         reranker = reuse.reranker if reuse is not None else None
         if reranker is None and search.rerank_model is not None:
             reranker = Reranker(search.rerank_model)
-        return Searcher(name, reader, embedder, reranker, _thesaurus(search.thesaurus))
+        return Searcher(name, reader, embedder, reranker, load_configured(search.thesaurus), search)
     except BaseException:
         reader.close()
         raise
