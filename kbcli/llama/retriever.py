@@ -79,9 +79,7 @@ def open_retriever(
     `.env`) when not given; `mode` overrides `settings.search.mode`. Close it when done."""
     settings = settings if settings is not None else resolve()
     search = settings.search if mode is None else replace(settings.search, mode=mode)
-    searcher = KnowledgeBase(settings.paths.home).searcher(
-        name, load_model=search.mode != "keyword", rerank_model=search.rerank_model, settings=search
-    )
+    searcher = KnowledgeBase(settings).searcher(name, load_model=search.mode != "keyword", settings=search)
     try:
         return KbcliRetriever(searcher, search, top_k=top_k, filters=filters)
     except BaseException:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from kbcli.readers.dispatch import read_document
 from kbcli.readers.normalize import clean_text, display_name, fallback_title
-from kbcli.readers.options import build_read_options, default_password, parse_passwords_file, parse_size
 from kbcli.readers.types import (
     DAMAGED,
     ENCRYPTED,
@@ -37,6 +36,4 @@ __all__ = [
     "SUPPORTED_SUFFIXES", "TEXT_SUFFIXES", "TIMED_OUT", "TOO_LARGE", "UNREADABLE", "UNSUPPORTED",
     "WORD_SUFFIXES", "Document", "FileFailure", "NeedsConversion", "ReadOptions", "Section",
     "read_document", "clean_text", "display_name", "fallback_title",
-    # transitional (kbcli.readers.options): command-line parsing, moving to the CLI layer
-    "build_read_options", "default_password", "parse_passwords_file", "parse_size",
 ]
