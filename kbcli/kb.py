@@ -1,21 +1,23 @@
-"""The facade the CLI drives: one object per kbcli home, a few calls per command."""
+"""The facade the CLI drives: one object per kbcli home, a few calls per command, typed answers
+(kbcli/facts.py)."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from kbcli import __version__
 from kbcli.chunking import ChunkSettings
 from kbcli.discover import crawl, is_supported
-from kbcli.config import check_index_name, model_cache
-from kbcli.errors import IndexNotFound, NothingToIndex, UsageError
+from kbcli.errors import IncompatibleIndex, IndexNotFound, NothingToIndex, UsageError
+from kbcli.facts import DAMAGED, INCOMPATIBLE, OK, FileStatus, IndexInfo, IndexStats, IndexSummary, SourceStatus
 from kbcli.indexer import Observer, SyncReport, Syncer
 from kbcli.readers import ReadOptions
-from kbcli.search import Searcher, model_spec_for
-from kbcli.store import MANIFEST, IndexReader, IndexWriter, Manifest, Source, create_index, delete_index
+from kbcli.search import Searcher
+from kbcli.session import IndexSession, open_searcher
+from kbcli.settings import SearchSettings, Settings, check_index_name, defaults
+from kbcli.store import MANIFEST, IndexReader, IndexWriter, Manifest, create_index, delete_index
 
 
 @dataclass
@@ -29,15 +31,15 @@ class IndexOptions:
     prune_missing_sources: bool = False
     follow_links: bool = False  # also follow file links that lead outside the sources
     read: ReadOptions = field(default_factory=ReadOptions)  # passwords, OCR, limits: never stored
-    # Long runs commit this often, bounding the work a kill or power cut can lose.
-    commit_seconds: float = field(default_factory=lambda: float(os.environ.get("KBCLI_COMMIT_SECONDS", "60")))
 
 
 class KnowledgeBase:
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.indexes = home / "indexes"
-        self.cache = model_cache(home)
+    def __init__(self, settings: Settings | Path) -> None:
+        # A bare folder (library use, benches): built-in defaults for everything else.
+        self.settings = settings if isinstance(settings, Settings) else defaults(settings)
+        self.home = self.settings.paths.home
+        self.indexes = self.settings.paths.indexes
+        self.cache = self.settings.paths.cache
 
     def folder(self, name: str) -> Path:
         return self.indexes / check_index_name(name)
@@ -50,7 +52,8 @@ class KnowledgeBase:
             return []
         return sorted(p.name for p in self.indexes.iterdir() if (p / MANIFEST).exists())
 
-    def _require(self, name: str) -> Path:
+    def require(self, name: str) -> Path:
+        """The folder of the index `name`; IndexNotFound (naming the ones there are) if none."""
         folder = self.folder(name)
         if not (folder / MANIFEST).exists():
             known = ", ".join(self.names()) or "none yet"
@@ -80,120 +83,124 @@ class KnowledgeBase:
             )
         folder = self.folder(name)
         if not (folder / MANIFEST).exists():
-            from kbcli.embedding import model_for
-
-            spec = model_for(options.precision)
-            manifest = Manifest(
-                name=name,
-                model=spec.id,
-                precision=spec.precision,
-                dimension=spec.dimension,
-                token_limit=spec.token_limit,
-                chunking=options.chunking.as_dict(),
-                kbcli_version=__version__,
-                vector_index=_check_vector_index(options.vector_index),
-            )
-            create_index(folder, manifest)
+            create_index(folder, _new_manifest(name, options))
         return self._sync(name, options, observer, new_sources=roots)
 
     def refresh(self, name: str, options: IndexOptions, observer: Observer | None = None) -> SyncReport:
-        self._require(name)
+        self.require(name)
         return self._sync(name, options, observer, new_sources=[])
 
     def _sync(
         self, name: str, options: IndexOptions, observer: Observer | None, new_sources: list[Path]
     ) -> SyncReport:
-        writer = IndexWriter(self._require(name), wait=options.wait)
+        from kbcli.embedding import model_spec_for  # numpy and the model runtime: only to write
+
+        writer = IndexWriter(self.require(name), wait=options.wait)
         try:
             manifest = writer.manifest
             model_spec_for(manifest)
             for root in new_sources:
                 writer.add_source(str(root), options.include, options.exclude)
-            writer.commit()  # sources first: a run killed before its first file is finished by `refresh`
-            settings = ChunkSettings(**manifest.chunking)
+            if writer.dirty:  # sources first: a run killed before its first file is finished by `refresh`
+                writer.commit()
+                if observer is not None:
+                    observer.committed(writer.generation)
             syncer = Syncer(
                 writer,
                 self._embedder_factory(manifest.precision),
-                settings,
+                ChunkSettings(**manifest.chunking),
                 observer,
-                commit_seconds=options.commit_seconds,
+                commit_seconds=self.settings.indexing.commit_seconds,
                 read_options=options.read,
                 follow_links=options.follow_links,
             )
             report = syncer.run(prune_missing_sources=options.prune_missing_sources)
+            report.chunks_total = sum(f.chunks for f in writer.files())
         finally:
             writer.close()
         return report
 
     def remove(self, name: str) -> None:
-        delete_index(self._require(name))
+        delete_index(self.require(name))
 
     # -- reading --
     def reader(self, name: str) -> IndexReader:
-        return IndexReader(self._require(name))
+        return IndexReader(self.require(name))
 
-    def searcher(
-        self,
-        name: str,
-        load_model: bool = True,
-        rerank_model: Path | None = None,
-        *,
-        reuse: Searcher | None = None,
-        spin: bool = True,
-    ) -> Searcher:
-        """An open index for many queries; keyword-only search can skip loading the model.
-        `rerank_model`: a local cross-encoder folder that rescores the top hits. `reuse`: a searcher
-        being replaced (the shell's :index) whose model and reranker are kept when they fit.
-        `spin=False`: ONNX threads sleep between queries (see Embedder)."""
-        from kbcli.embedding import Embedder
-        from kbcli.thesaurus import configured
+    def searcher(self, name: str, load_model: bool = True, settings: SearchSettings | None = None) -> Searcher:
+        """An open index for many queries (library use); keyword-only search can skip the model.
+        `settings`: the searcher's own (None: this knowledge base's). Close it when done.
+        Commands and the shell use `session`."""
+        own = replace(self.settings, search=settings) if settings is not None else self.settings
+        return open_searcher(own, self.require(name), name, load_model=load_model)
 
+    def session(self, name: str, load_model: bool = True, interactive: bool = False) -> IndexSession:
+        """An index open for many questions: it follows commits and rebuilds, keeps the model
+        across `switch(other)`, and shows the passages around a hit. `interactive`: one question
+        at a time with pauses between (the shell): threads sleep instead of spinning."""
+        return IndexSession(self.settings, self.require, name, load_model=load_model, interactive=interactive)
+
+    def sources(self, name: str) -> list[SourceStatus]:
         reader = self.reader(name)
         try:
-            spec = model_spec_for(reader.manifest)
-            thesaurus = configured()
-            embedder = reuse.embedder if reuse is not None and reuse.embedder is not None and reuse.embedder.spec == spec else None
-            if embedder is None and load_model:
-                embedder = Embedder(self.cache, spec, spin=spin)
-            reranker = reuse.reranker if reuse is not None else None
-            if reranker is None and rerank_model is not None:
-                from kbcli.rerank import Reranker
-
-                reranker = Reranker(rerank_model)
-            return Searcher(name, reader, embedder, reranker, thesaurus)
-        except BaseException:
-            reader.close()
-            raise
-
-    def sources(self, name: str) -> list[Source]:
-        reader = self.reader(name)
-        try:
-            return reader.sources()
+            return _source_statuses(reader)
         finally:
             reader.close()
 
-    def info(self, name: str) -> dict[str, Any]:
+    def info(self, name: str) -> IndexInfo:
         reader = self.reader(name)
         try:
-            manifest = reader.manifest
-            return {
-                "name": name,
-                "path": str(reader.folder),
-                "manifest": manifest.to_json(),
-                **reader.stats(),
-                "sources": [
-                    {"path": s.path, "include": list(s.include), "exclude": list(s.exclude),
-                     "exists": Path(s.path).exists()}
-                    for s in reader.sources()
-                ],
-                "files_detail": [
-                    {k: getattr(f, k) for k in ("path", "size", "mtime_ns", "sha256", "pages", "chunks",
-                                                "status", "reason", "detail", "indexed_at")}
-                    for f in reader.files()
-                ],
-            }
+            files = [
+                FileStatus(f.path, f.size, f.mtime_ns, f.sha256, f.pages, f.chunks, f.status, f.reason, f.detail, f.indexed_at)
+                for f in reader.files()
+            ]
+            return IndexInfo(name, reader.folder, reader.manifest, IndexStats(**reader.stats()), _source_statuses(reader), files)
         finally:
             reader.close()
+
+    def list(self) -> list[IndexSummary]:
+        """Every index in the home, with those that cannot be opened and why."""
+        return [self._summary(name) for name in self.names()]
+
+    def _summary(self, name: str) -> IndexSummary:
+        folder = self.folder(name)
+        # One broken index must not hide the others: whatever fails is that index's status.
+        try:
+            reader = IndexReader(folder)
+        except IncompatibleIndex as err:
+            return IndexSummary(name, folder, INCOMPATIBLE, str(err))
+        except Exception as err:  # a broken manifest or database file
+            return IndexSummary(name, folder, DAMAGED, _damaged(name, err))
+        try:
+            return IndexSummary(name, folder, OK, stats=IndexStats(**reader.stats()))
+        except Exception as err:  # the database or vector files, past the manifest
+            return IndexSummary(name, folder, DAMAGED, _damaged(name, err))
+        finally:
+            reader.close()
+
+
+def _damaged(name: str, err: Exception) -> str:
+    return f"index {name!r} cannot be read ({type(err).__name__}: {err}): kbcli remove {name} --yes, then index again"
+
+
+def _source_statuses(reader: IndexReader) -> list[SourceStatus]:
+    return [SourceStatus(s.path, tuple(s.include), tuple(s.exclude), Path(s.path).exists()) for s in reader.sources()]
+
+
+def _new_manifest(name: str, options: IndexOptions) -> Manifest:
+    from kbcli.embedding import model_for
+
+    spec = model_for(options.precision)
+    return Manifest(
+        name=name,
+        model=spec.id,
+        precision=spec.precision,
+        dimension=spec.dimension,
+        token_limit=spec.token_limit,
+        chunking=options.chunking.as_dict(),
+        kbcli_version=__version__,
+        vector_index=_check_vector_index(options.vector_index),
+    )
 
 
 def _check_vector_index(kind: str) -> str:

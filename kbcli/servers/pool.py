@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from kbcli.errors import IndexNotFound, KbError
+from kbcli.session import open_searcher
 from kbcli.store import DATABASE, MANIFEST
 
 if TYPE_CHECKING:
@@ -44,11 +45,10 @@ class _IndexPool:
 
 
 class SearcherPools:
-    """Searchers by index name; thread-safe. `rerank_model`: as `kbcli query --rerank-model`."""
+    """Searchers by index name; thread-safe. Their settings (reranker, thesaurus) are `kb`'s."""
 
-    def __init__(self, kb: "KnowledgeBase", rerank_model: Path | None = None) -> None:
+    def __init__(self, kb: "KnowledgeBase") -> None:
         self.kb = kb
-        self.rerank_model = rerank_model
         self._pools: dict[str, _IndexPool] = {}
         self._lock = threading.Lock()
         self._donor: "Searcher | None" = None  # the model (and reranker) every new searcher reuses
@@ -90,11 +90,7 @@ class SearcherPools:
             self.retire(name)
 
     def _current(self, name: str) -> _IndexPool:
-        folder = self.kb.folder(name)  # checks the name
-        if not self.kb.exists(name):
-            known = ", ".join(self.kb.names()) or "none yet"
-            raise IndexNotFound(f"no index named {name!r} in {self.kb.indexes} (indexes: {known})")
-        now = identity(folder)
+        now = identity(self.kb.require(name))  # checks the name, says which indexes there are
         with self._lock:
             pool = self._pools.get(name)
             if pool is not None and pool.identity == now:
@@ -112,7 +108,8 @@ class SearcherPools:
                 return pool.free.pop()
         with self._opening:
             try:
-                searcher = self.kb.searcher(pool.name, rerank_model=self.rerank_model, reuse=self._donor, spin=False)
+                folder = self.kb.require(pool.name)
+                searcher = open_searcher(self.kb.settings, folder, pool.name, spin=False, reuse=self._donor)
             except KbError:
                 raise
             except Exception as err:  # a damaged database or vector file

@@ -8,20 +8,21 @@ index's stored chunks, never from the file system: nothing outside the indexed f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 from urllib.parse import quote, unquote
 
 from kbcli.errors import IndexNotFound, KbError, UsageError
 from kbcli.search import QueryResult, SearchSettings, overlap
+from kbcli.search.results import matches_glob
 from kbcli.servers.pool import IndexUnreadable, SearcherPools
-from kbcli.shell import matches_glob
+from kbcli.shapes import result_json as query_json
 from kbcli.snippets import Snippet, snippet, trim
 
 if TYPE_CHECKING:
     from kbcli.kb import KnowledgeBase
-    from kbcli.store import ChunkRow, FileRecord
+    from kbcli.store import ChunkRow, FileRecord, IndexReader
 
 SCHEME = "kbcli"
 
@@ -64,16 +65,13 @@ def parse_uri(uri: str) -> tuple[str, str, int | None]:
 class IndexService:
     """The indexes `names` (all, when empty) of one kbcli home, for many concurrent requests."""
 
-    def __init__(
-        self, kb: "KnowledgeBase", names: Sequence[str] = (), *, limits: Limits = Limits(),
-        rerank_model: Path | None = None,
-    ) -> None:
+    def __init__(self, kb: "KnowledgeBase", names: Sequence[str] = (), *, limits: Limits = Limits()) -> None:
         self.kb = kb
         self.limits = limits
         self.only = tuple(names)
         for name in self.only:
             kb.reader(name).close()  # fail at start, with the CLI's message, on a bad name
-        self.pools = SearcherPools(kb, rerank_model)
+        self.pools = SearcherPools(kb)
 
     def close(self) -> None:
         self.pools.close()
@@ -139,7 +137,7 @@ class IndexService:
         name = self.resolve(index)
         query = self._check_query(query)
         top_k = _bounded("top_k", top_k, 1, self.limits.max_top_k)
-        settings = SearchSettings.from_env(mode)
+        settings = replace(self.kb.settings.search, mode=mode) if mode else self.kb.settings.search
         if not file_glob:
             return self._search(name, query, top_k, settings)
         fetch = min(max(top_k * 10, 50), self.limits.max_fetch)
@@ -179,7 +177,7 @@ class IndexService:
         within an equal share of `max_chars`) and `highlight` words. `full_text=False` (MCP): the
         hit's `text` is the snippet, so the whole answer stays within the budget."""
         budget = self.budget(max_chars)
-        data = result.to_json()
+        data = query_json(result)
         hits = data["hits"]
         room = max(1, budget // self.limits.min_chars_per_hit)
         if len(hits) > room:
@@ -205,14 +203,11 @@ class IndexService:
         span = _bounded("neighbours", neighbours, 0, self.limits.max_neighbours)
         budget = self.budget(max_chars)
         with self.pools.borrow(name) as searcher:
-            reader = searcher.reader
-            with reader.snapshot() as conn:
-                row = reader.rows(conn, [chunk_id]).get(chunk_id)
+            with searcher.reader.snapshot() as snap:
+                row = snap.rows([chunk_id]).get(chunk_id)
                 if row is None:
                     raise UsageError(f"no chunk {chunk_id} in index {name!r} (ids change when a file is indexed again: search again)")
-                near = reader.chunks_between(conn, row.file_id, row.seq - span, row.seq + span)
-                rows = reader.rows(conn, [cid for cid, _, _ in near])
-        ordered = [rows[cid] for cid, _, _ in near if cid in rows]
+                ordered = snap.file_chunks(row.file_id, row.seq - span, row.seq + span)
         before = _stitched([r.text for r in ordered if r.seq < row.seq])
         after = _stitched([r.text for r in ordered if r.seq > row.seq])
         before = before[: len(before) - overlap(before, row.text)] if before else before
@@ -325,27 +320,21 @@ def _relative(record: "FileRecord") -> str:
         return record.path
 
 
-def _page_rows(reader, record: "FileRecord", page: int) -> list["ChunkRow"]:
-    """A file's stored chunks of one page, in order (places first: no text read for other pages)."""
-    with reader.snapshot() as conn:
-        places = reader.chunks_between(conn, record.id, 0, 2**62)
-        rows = reader.rows(conn, [cid for cid, _, on in places if on == page])
-    return [rows[cid] for cid, _, on in places if on == page and cid in rows]
+def _page_rows(reader: "IndexReader", record: "FileRecord", page: int) -> list["ChunkRow"]:
+    with reader.snapshot() as snap:
+        return snap.page_chunks(record.id, page)
 
 
-def _head_rows(reader, record: "FileRecord", stop_chars: int) -> list["ChunkRow"]:
+def _head_rows(reader: "IndexReader", record: "FileRecord", stop_chars: int) -> list["ChunkRow"]:
     """A file's first stored chunks in order, read a window at a time, until `stop_chars`."""
     found: list["ChunkRow"] = []
     size, start, window = 0, 0, 16
     while size < stop_chars:
-        with reader.snapshot() as conn:
-            places = reader.chunks_between(conn, record.id, start, start + window - 1)
-            rows = reader.rows(conn, [cid for cid, _, _ in places])
-        if not places:
+        with reader.snapshot() as snap:
+            rows = snap.file_chunks(record.id, start, start + window - 1)
+        if not rows:
             break
-        for cid, _, _ in places:
-            if cid in rows:
-                found.append(rows[cid])
-                size += len(rows[cid].text)
+        found += rows
+        size += sum(len(row.text) for row in rows)
         start += window
     return found
