@@ -70,3 +70,15 @@ def test_trim_keeps_whole_sentences_from_the_chosen_end() -> None:
     assert trim(PASSAGE, 10_000).text == PASSAGE
     with pytest.raises(ValueError):
         trim(PASSAGE, 10, keep="middle")
+
+
+def test_query_json_hits_carry_a_snippet_of_their_full_text(cli, sample_index: str) -> None:
+    from kbcli.shapes import SNIPPET_CHARS
+
+    data = cli.json("query", sample_index, "capital expenditure", "--json", "-k", "5")
+    assert data["hits"]
+    for hit in data["hits"]:
+        assert hit["snippet"] and len(hit["snippet"]) <= SNIPPET_CHARS
+        words = " ".join(hit["text"].split())  # kept sentences are joined by one space
+        assert all(" ".join(part.split()) in words for part in hit["snippet"].split(ELLIPSIS))
+    assert any(len(h["text"]) > SNIPPET_CHARS for h in data["hits"]) == any(ELLIPSIS in h["snippet"] for h in data["hits"])
