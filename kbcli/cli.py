@@ -156,6 +156,12 @@ def _kb(ctx: typer.Context):
     return KnowledgeBase(kbcli_home((ctx.obj or {}).get("home")))
 
 
+def _settings(ctx: typer.Context):
+    from kbcli.settings import resolve
+
+    return resolve(home=(ctx.obj or {}).get("home"))
+
+
 def _consoles():
     from rich.console import Console
 
@@ -217,9 +223,13 @@ def index(
         Optional[list[str]], typer.Option("--include", metavar="GLOB", help="Only files matching GLOB (repeatable), e.g. '*.pdf' or 'reports/*'.")
     ] = None,
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", metavar="GLOB", help="Skip files matching GLOB (repeatable).")] = None,
+    model: Annotated[
+        Optional[str],
+        typer.Option("--model", metavar="SPEC", help="Embedding model of a new index: minilm (default), minilm-int8, e5-small (multilingual), local:DIR, openai:MODEL@URL, ollama:MODEL[@URL]; default $KBCLI_MODEL. See kbcli models."),
+    ] = None,
     precision: Annotated[
-        str, typer.Option("--precision", help="Embedding runtime for a new index: fp32 (exact) or int8 (faster, slightly less accurate).")
-    ] = "fp32",
+        Optional[str], typer.Option("--precision", help="Older spelling: fp32 = --model minilm, int8 = --model minilm-int8.")
+    ] = None,
     vector_index: Annotated[
         str,
         typer.Option("--vector-index", help="For a new index: flat (exact), ivf (approximate, for very large indexes) or auto (flat, then ivf past 200k chunks)."),
@@ -254,6 +264,7 @@ def index(
         include=tuple(include or ()),
         exclude=tuple(exclude or ()),
         precision=precision,
+        model=model or _settings(ctx).indexing.model,
         vector_index=vector_index,
         wait=wait,
         read=read,
@@ -569,6 +580,18 @@ def sources(ctx: typer.Context, name: NameArg, as_json: JsonOpt = False) -> None
         flags = "" if s["exists"] else "  [missing]"
         patterns = " ".join([*(f"--include {p}" for p in s["include"]), *(f"--exclude {p}" for p in s["exclude"])])
         out.print(f"{s['path']}{flags}" + (f"  ({patterns})" if patterns else ""), highlight=False, markup=False)
+
+
+@app.command()
+def models(as_json: JsonOpt = False) -> None:
+    """List the built-in embedding models (languages, dimension, token limit, speed) and the other routes."""
+    from kbcli.models.catalogue import CATALOGUE, ROUTES
+    from kbcli.render import print_json, render_models
+
+    if as_json:
+        print_json({"models": CATALOGUE, "routes": ROUTES}, pretty=True)
+    else:
+        render_models(_consoles()[0], CATALOGUE, ROUTES)
 
 
 @app.command()

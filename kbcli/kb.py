@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from kbcli import __version__
 from kbcli.chunking import ChunkSettings
@@ -14,15 +14,21 @@ from kbcli.config import check_index_name, model_cache
 from kbcli.errors import IndexNotFound, NothingToIndex, UsageError
 from kbcli.indexer import Observer, SyncReport, Syncer
 from kbcli.readers import ReadOptions
-from kbcli.search import Searcher, model_spec_for
+from kbcli.models import choose_spec, load_for_index, model_record, parse_spec, spec_of
+from kbcli.models import load_model as load_embedder
+from kbcli.search import Searcher
 from kbcli.store import MANIFEST, IndexReader, IndexWriter, Manifest, Source, create_index, delete_index
+
+if TYPE_CHECKING:
+    from kbcli.models import Embedder
 
 
 @dataclass
 class IndexOptions:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    precision: str = "fp32"
+    precision: str | None = None  # the older way to say minilm (fp32) or minilm-int8 (int8)
+    model: str | None = None  # the model spec of a new index (kbcli models); None: minilm
     vector_index: str = "auto"
     chunking: ChunkSettings = ChunkSettings()
     wait: float = 0.0
@@ -56,13 +62,8 @@ class KnowledgeBase:
             raise IndexNotFound(f"no index named {name!r} in {self.indexes} (indexes: {known})")
         return folder
 
-    def _embedder_factory(self, precision: str):
-        def make():
-            from kbcli.embedding import Embedder, model_for
-
-            return Embedder(self.cache, model_for(precision))
-
-        return make
+    def _embedder_factory(self, manifest: Manifest, loaded: "Embedder | None" = None):
+        return lambda: loaded or load_for_index(manifest, self.cache)
 
     # -- writing --
     def index(
@@ -78,40 +79,40 @@ class KnowledgeBase:
                 + (" matching the --include/--exclude patterns" if options.include or options.exclude else "")
             )
         folder = self.folder(name)
+        embedder = None
         if not (folder / MANIFEST).exists():
-            from kbcli.embedding import model_for
-
-            spec = model_for(options.precision)
+            vector_index = _check_vector_index(options.vector_index)
+            embedder = load_embedder(parse_spec(choose_spec(options.model, options.precision)), self.cache)
             manifest = Manifest(
                 name=name,
-                model=spec.id,
-                precision=spec.precision,
-                dimension=spec.dimension,
-                token_limit=spec.token_limit,
                 chunking=options.chunking.as_dict(),
                 kbcli_version=__version__,
-                vector_index=_check_vector_index(options.vector_index),
+                vector_index=vector_index,
+                **model_record(embedder),
             )
             create_index(folder, manifest)
-        return self._sync(name, options, observer, new_sources=roots)
+        elif options.model is not None or options.precision is not None:
+            _check_same_model(Manifest.load(folder), choose_spec(options.model, options.precision))
+        return self._sync(name, options, observer, new_sources=roots, embedder=embedder)
 
     def refresh(self, name: str, options: IndexOptions, observer: Observer | None = None) -> SyncReport:
         self._require(name)
         return self._sync(name, options, observer, new_sources=[])
 
     def _sync(
-        self, name: str, options: IndexOptions, observer: Observer | None, new_sources: list[Path]
+        self, name: str, options: IndexOptions, observer: Observer | None, new_sources: list[Path],
+        embedder: "Embedder | None" = None,
     ) -> SyncReport:
         writer = IndexWriter(self._require(name), wait=options.wait)
         try:
             manifest = writer.manifest
-            model_spec_for(manifest)
+            spec_of(manifest)
             for root in new_sources:
                 writer.add_source(str(root), options.include, options.exclude)
             settings = ChunkSettings(**manifest.chunking)
             syncer = Syncer(
                 writer,
-                self._embedder_factory(manifest.precision),
+                self._embedder_factory(manifest, embedder),
                 settings,
                 observer,
                 commit_seconds=options.commit_seconds,
@@ -142,16 +143,15 @@ class KnowledgeBase:
         `rerank_model`: a local cross-encoder folder that rescores the top hits. `reuse`: a searcher
         being replaced (the shell's :index) whose model and reranker are kept when they fit.
         `spin=False`: ONNX threads sleep between queries (see Embedder)."""
-        from kbcli.embedding import Embedder
         from kbcli.thesaurus import configured
 
         reader = self.reader(name)
         try:
-            spec = model_spec_for(reader.manifest)
+            spec = spec_of(reader.manifest)
             thesaurus = configured()
-            embedder = reuse.embedder if reuse is not None and reuse.embedder is not None and reuse.embedder.spec == spec else None
+            embedder = reuse.embedder if reuse is not None and reuse.embedder is not None and reuse.embedder.spec.spec == spec.spec else None
             if embedder is None and load_model:
-                embedder = Embedder(self.cache, spec, spin=spin)
+                embedder = load_for_index(reader.manifest, self.cache, spin=spin)
             reranker = reuse.reranker if reuse is not None else None
             if reranker is None and rerank_model is not None:
                 from kbcli.rerank import Reranker
@@ -191,6 +191,15 @@ class KnowledgeBase:
             }
         finally:
             reader.close()
+
+
+def _check_same_model(manifest: Manifest, wanted: str) -> None:
+    recorded = spec_of(manifest).spec
+    if parse_spec(wanted).spec != recorded:
+        raise UsageError(
+            f"index {manifest.name!r} embeds with {recorded!r}; --model and --precision choose a new index's model "
+            f"(another name, or kbcli reembed {manifest.name} --model {wanted})"
+        )
 
 
 def _check_vector_index(kind: str) -> str:

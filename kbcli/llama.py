@@ -44,7 +44,8 @@ class KbcliEmbedding(BaseEmbedding):
         return self._searcher.embedder.embed(texts).tolist()
 
     def _get_query_embedding(self, query: str) -> list[float]:
-        return self._embed([query])[0]
+        assert self._searcher.embedder is not None
+        return self._searcher.embedder.embed_query(query).tolist()  # the model's query prefix, if any
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
         return self._get_query_embedding(query)

@@ -304,6 +304,17 @@ def render_info(console: Console, info: dict[str, Any]) -> None:
     console.print(table)
 
 
+def render_models(console: Console, models: list[dict[str, Any]], routes: list[dict[str, str]]) -> None:
+    table = Table("model", "languages", "dims", "tokens", "chunks/s", "size", "runtime", title="built-in embedding models", title_justify="left")
+    for m in models:
+        speed = "?" if m["chunks_per_s"] is None else str(m["chunks_per_s"])
+        name = m["spec"] + (" (default)" if m["default"] else "")
+        table.add_row(name, m["languages"], str(m["dimension"]), str(m["token_limit"]), speed, m["size"], m["runtime"])
+    console.print(table)
+    for route in routes:
+        console.print(Text(f"{route['spec']:<20} {route['what']}"))
+
+
 class RichProgress(Observer):
     """A progress bar over files and chunks, on stderr, for a person at a terminal."""
 

@@ -14,7 +14,7 @@ from kbcli.keywords import fts_query, name_words, query_terms
 from kbcli.store import ChunkRow, IndexReader, Manifest
 
 if TYPE_CHECKING:
-    from kbcli.embedding import Embedder, ModelSpec
+    from kbcli.models import Embedder, ModelSpec
     from kbcli.rerank import Reranker
     from kbcli.thesaurus import Thesaurus
 
