@@ -585,13 +585,13 @@ def sources(ctx: typer.Context, name: NameArg, as_json: JsonOpt = False) -> None
 @app.command()
 def models(as_json: JsonOpt = False) -> None:
     """List the built-in embedding models (languages, dimension, token limit, speed) and the other routes."""
-    from kbcli.models.catalogue import CATALOGUE, ROUTES
+    from kbcli.models.catalogue import CATALOGUE, MEASURED, ROUTES
     from kbcli.render import print_json, render_models
 
     if as_json:
-        print_json({"models": CATALOGUE, "routes": ROUTES}, pretty=True)
+        print_json({"models": CATALOGUE, "routes": ROUTES, "speed_measured_on": MEASURED}, pretty=True)
     else:
-        render_models(_consoles()[0], CATALOGUE, ROUTES)
+        render_models(_consoles()[0], CATALOGUE, ROUTES, MEASURED)
 
 
 @app.command()

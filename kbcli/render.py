@@ -304,13 +304,14 @@ def render_info(console: Console, info: dict[str, Any]) -> None:
     console.print(table)
 
 
-def render_models(console: Console, models: list[dict[str, Any]], routes: list[dict[str, str]]) -> None:
+def render_models(console: Console, models: list[dict[str, Any]], routes: list[dict[str, str]], measured: str) -> None:
     table = Table("model", "languages", "dims", "tokens", "chunks/s", "size", "runtime", title="built-in embedding models", title_justify="left")
     for m in models:
         speed = "?" if m["chunks_per_s"] is None else str(m["chunks_per_s"])
         name = m["spec"] + (" (default)" if m["default"] else "")
         table.add_row(name, m["languages"], str(m["dimension"]), str(m["token_limit"]), speed, m["size"], m["runtime"])
     console.print(table)
+    console.print(Text(f"chunks/s: {measured}"))
     for route in routes:
         console.print(Text(f"{route['spec']:<20} {route['what']}"))
 

@@ -19,7 +19,7 @@ from kbcli.models.spec import ModelSpec
 
 _KNOWN_MODULES = ("Transformer", "Pooling", "Normalize")
 _WEIGHTS = ("model.safetensors", "pytorch_model.bin", "onnx/model.onnx")
-_LANGUAGES = re.compile(r"^language:\s*(.*?)\s*$((?:\n\s*-\s*\S+)*)", re.MULTILINE)
+_LANGUAGES = re.compile(r"^language:[ \t]*(\S*)[ \t]*((?:\n[ \t]*-[ \t]*\S+)*)", re.MULTILINE)
 
 
 def _json(folder: Path, name: str, required: bool = False) -> dict[str, Any] | list[Any] | None:

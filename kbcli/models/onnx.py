@@ -56,9 +56,13 @@ def packaged_model_dir() -> Path:
 
 def _export_onnx(model_dir: Path, target: Path, precision: str, pooling: str) -> None:
     """Export a PyTorch encoder with `pooling` (mean | cls) and L2 norm to ONNX, atomically."""
+    prepare_offline_runtime()
     import_onnxruntime()  # torch.onnx loads it when installed: telemetry off first
     import torch
     from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # "Loading weights" bars, even if imported earlier
 
     # "eager" attention: the default SDPA path is traced without the padding mask.
     encoder = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
