@@ -583,6 +583,32 @@ def sources(ctx: typer.Context, name: NameArg, as_json: JsonOpt = False) -> None
 
 
 @app.command()
+def reembed(
+    ctx: typer.Context,
+    name: NameArg,
+    model: Annotated[str, typer.Option("--model", metavar="SPEC", help="The new embedding model (see kbcli models).", show_default=False)],
+    wait: WaitOpt = 0.0,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Embed NAME's stored chunks with another model, as a new generation swapped in atomically.
+
+    Queries keep the old model until the new one is complete; a kill leaves the old one intact.
+
+    Example:  kbcli reembed work --model e5-small
+    """
+    from kbcli.render import embedding_progress, print_json
+
+    _, err = _consoles()
+    with embedding_progress(err, quiet or as_json) as on_batch:
+        result = _kb(ctx).reembed(name, model, wait=wait, on_batch=on_batch)
+    if as_json:
+        print_json(result)
+    elif not quiet:
+        err.print(f"Re-embedded {result['chunks']} chunks of {name!r} with {result['to']} (generation {result['generation']}).", highlight=False, markup=False)
+
+
+@app.command()
 def models(as_json: JsonOpt = False) -> None:
     """List the built-in embedding models (languages, dimension, token limit, speed) and the other routes."""
     from kbcli.models.catalogue import CATALOGUE, MEASURED, ROUTES

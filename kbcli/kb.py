@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from kbcli import __version__
 from kbcli.chunking import ChunkSettings
@@ -122,6 +122,14 @@ class KnowledgeBase:
         finally:
             writer.close()
         return report
+
+    def reembed(self, name: str, model: str, *, wait: float = 0.0, on_batch: "Callable[[int, int], None] | None" = None) -> dict[str, Any]:
+        """A new generation of NAME: its stored chunks embedded with `model`, swapped in atomically."""
+        from kbcli.reembed import reembed
+
+        folder = self._require(name)
+        embedder = load_embedder(parse_spec(model), self.cache)
+        return reembed(folder, embedder, self.home / ".reembed" / name, wait=wait, on_batch=on_batch)
 
     def remove(self, name: str) -> None:
         delete_index(self._require(name))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import re
 import sys
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TextIO
 
 from rich.console import Console
 from rich.panel import Panel
@@ -314,6 +315,29 @@ def render_models(console: Console, models: list[dict[str, Any]], routes: list[d
     console.print(Text(f"chunks/s: {measured}"))
     for route in routes:
         console.print(Text(f"{route['spec']:<20} {route['what']}"))
+
+
+@contextmanager
+def embedding_progress(console: Console, quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A chunk bar on a terminal, a log line per ~10% otherwise, nothing when quiet."""
+    if quiet:
+        yield None
+        return
+    if not console.is_terminal:
+        step = [0]
+
+        def log(done: int, total: int) -> None:
+            if done * 10 // max(total, 1) > step[0] or done == total:
+                step[0] = done * 10 // max(total, 1)
+                print(f"embedded {done}/{total} chunks", file=sys.stderr, flush=True)
+
+        yield log
+        return
+    from rich.progress import Progress
+
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("embedding", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 class RichProgress(Observer):

