@@ -288,7 +288,7 @@ def render_info(console: Console, info: dict[str, Any]) -> None:
     table.add_column(overflow="fold")
     rows = [
         ("path", info["path"]),
-        ("model", f"{m['model']} ({m['precision']}, {m['dimension']} dims, {m['token_limit']} tokens)"),
+        ("model", (f"{m['spec']}: " if m.get("spec") else "") + f"{m['model']} ({m['precision']}, {m['dimension']} dims, {m['token_limit']} tokens)"),
         ("chunking", ", ".join(f"{k}={v}" for k, v in m["chunking"].items())),
         ("files", f"{info['files_ok']} indexed, {info['files_failed']} failed"),
         ("pages", info["pages"]),
