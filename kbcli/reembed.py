@@ -113,7 +113,7 @@ def reembed(
         _fsync(folder.parent)
     finally:
         writer.close()
-    shutil.rmtree(aside, ignore_errors=True)  # now the old index
+        shutil.rmtree(aside, ignore_errors=True)  # the old index once swapped; else a partial new one
     return {"name": old.name, "from": old.spec or old.fingerprint, "to": embedder.spec.spec, "chunks": len(ids),
             "generation": generation + 1}
 
