@@ -409,9 +409,9 @@ def query(
       kbcli query work "Who may terminate, and how?" --answer
     """
     from kbcli.render import print_json, render_result
-    from kbcli.search import SearchSettings
+    from kbcli.settings import resolve, with_overrides
 
-    settings = SearchSettings.from_env(mode)
+    settings = with_overrides(resolve(), search={"mode": mode} if mode else {}).search
     questions = _questions(question, from_file)
     answerer = _answerer(answer, llm_provider, llm_model, llm_base_url)
     searcher = _kb(ctx).searcher(name, load_model=settings.mode != "keyword", rerank_model=rerank_model)

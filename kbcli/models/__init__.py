@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from kbcli.errors import KbError, ModelMismatch
 from kbcli.models.base import Embedder
 from kbcli.models.catalogue import CATALOGUE
-from kbcli.models.spec import BUILTIN, DEFAULT_SPEC, PRECISIONS, ModelSpec, choose_spec, parse_spec
+from kbcli.models.parse import parse_spec
+from kbcli.models.spec import BUILTIN, DEFAULT_SPEC, PRECISIONS, ModelSpec, choose_spec
 
 if TYPE_CHECKING:
     from kbcli.store import Manifest

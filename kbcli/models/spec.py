@@ -12,8 +12,6 @@ Any spec may end with `;key=value` options: `multilingual=yes|no`, `tokens=N` (t
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
-
 from kbcli.errors import UsageError
 
 DEFAULT_SPEC = "minilm"
@@ -71,26 +69,7 @@ def choose_spec(model: str | None, precision: str | None = None) -> str:
     return model
 
 
-def parse_spec(text: str) -> ModelSpec:
-    """A ModelSpec from its string; folders' config files are read here, nothing is loaded."""
-    head, _, rest = text.strip().partition(";")
-    options = _options(rest, text)
-    kind, sep, target = head.partition(":")
-    if not sep and head in BUILTIN:
-        spec = BUILTIN[head]
-    elif kind == "local" and target:
-        from kbcli.models.local import folder_spec
-
-        spec = folder_spec(Path(target).expanduser())
-    elif kind in ("openai", "ollama") and target:
-        spec = _server_spec(kind, target)
-    else:
-        choices = ", ".join(BUILTIN) + ", local:DIR, openai:MODEL@URL, ollama:MODEL[@URL]"
-        raise UsageError(f"unknown model {text!r}: choose {choices} (see kbcli models)")
-    return _with_options(spec, options) if options else spec
-
-
-def _server_spec(kind: str, target: str) -> ModelSpec:
+def server_spec(kind: str, target: str) -> ModelSpec:
     model, sep, url = target.partition("@")
     if kind == "ollama" and not sep:
         url = "http://localhost:11434"
@@ -103,7 +82,7 @@ def _server_spec(kind: str, target: str) -> ModelSpec:
     )
 
 
-def _options(rest: str, text: str) -> dict[str, str]:
+def spec_options(rest: str, text: str) -> dict[str, str]:
     options: dict[str, str] = {}
     for part in filter(None, rest.split(";")):
         key, sep, value = part.partition("=")
@@ -113,7 +92,7 @@ def _options(rest: str, text: str) -> dict[str, str]:
     return options
 
 
-def _with_options(spec: ModelSpec, options: dict[str, str]) -> ModelSpec:
+def with_options(spec: ModelSpec, options: dict[str, str]) -> ModelSpec:
     changes: dict[str, object] = {}
     if "multilingual" in options:
         value = options["multilingual"].strip().lower()
