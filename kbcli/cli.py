@@ -590,6 +590,52 @@ def remove(
     typer.echo(f"Removed index {name!r}.", err=True)
 
 
+@app.command("eval")
+def eval_questions(
+    ctx: typer.Context,
+    name: NameArg,
+    questions_file: Annotated[Path, typer.Argument(metavar="QUESTIONS.jsonl", help="One JSON object a line: 'question' and 'evidence' [{doc, page_1based}] or 'gold_docs'.", show_default=False)],
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=1000, help="Hits per question (recall@k needs k <= top-k).")] = 10,
+    mode: Annotated[str, typer.Option("--mode", "-m", help="hybrid, vector or keyword.")] = "hybrid",
+    as_json: JsonOpt = False,
+) -> None:
+    """Score search on your own questions: recall@1/5/10, MRR@10 and nDCG@10, and list the misses.
+
+    A question set with 'evidence' pages is scored by page (and by document); one with
+    'gold_docs' by document. Example:  kbcli eval reports questions.jsonl --top-k 10
+    """
+    from rich.table import Table
+
+    from kbcli.evaluate import evaluate, load_questions
+    from kbcli.render import print_json
+    from kbcli.search import SearchSettings
+
+    settings = SearchSettings.from_env(mode)
+    questions, level = load_questions(questions_file)
+    searcher = _kb(ctx).searcher(name, load_model=settings.mode != "keyword")
+    try:
+        report = evaluate(searcher, questions, level, top_k, settings, str(questions_file))
+    finally:
+        searcher.close()
+    if as_json:
+        print_json(report.to_json(), pretty=True)
+        return
+    out, _ = _consoles()
+    cut = min(10, top_k)
+    table = Table(title=f"{name}: {len(questions)} questions, top-k {top_k}, mode {report.mode}", title_justify="left")
+    for header in ("level", "recall@1", "recall@5", "recall@10", f"MRR@{cut}", f"nDCG@{cut}"):
+        table.add_column(header, justify="left" if header == "level" else "right")
+    for level_name, s in report.scores.items():
+        recalls = ["-" if v is None else f"{v:.3f}" for v in s.recall.values()]
+        table.add_row(level_name, *recalls, f"{s.mrr:.3f}", f"{s.ndcg:.3f}")
+    out.print(table)
+    misses = report.misses
+    out.print(f"{len(misses)} of {len(questions)} questions have no right {level} in the top {top_k}" + (":" if misses else "."), highlight=False)
+    expected = {q.id: q.expected for q in questions}
+    for miss in misses:
+        first = " p.".join(str(part) for part in miss.found[0] if part is not None) if miss.found else "nothing"
+        out.print(f"  {miss.id}: {miss.question[:100]}\n    expected {', '.join(expected[miss.id])}; first hit {first}", highlight=False, markup=False)
+
 def main() -> None:
     from kbcli.config import load_dotenv_file
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from kbcli.errors import ModelMismatch, UsageError
 from kbcli.keywords import fts_query, name_words, query_terms
 from kbcli.store import ChunkRow, IndexReader, Manifest
+from kbcli.thesaurus import named_query
 
 if TYPE_CHECKING:
     from kbcli.embedding import Embedder, ModelSpec
@@ -384,7 +385,8 @@ class Searcher:
             for cid, why in fused:
                 why.context_score = context.get(cid)
             rows = self.reader.rows(conn, [cid for cid, _ in fused])
-        hits = self._hits(query, fused, rows, wanted, settings)
+        named = named_query(query, self.thesaurus if settings.expand else None)  # 亚马逊 names AMAZON_...
+        hits = self._hits(named, fused, rows, wanted, settings)
         if self.reranker is not None:
             hits = self.reranker.rerank(query, hits)[:top_k]
         return QueryResult(self.name, query, settings.mode, hits, round(time.perf_counter() - started, 4), expanded)

@@ -34,7 +34,7 @@ from kbcli.errors import IncompatibleIndex, IndexExists, IndexNotFound, KbError,
 if TYPE_CHECKING:
     import numpy as np
 
-FORMAT_VERSION = 4  # 3: chunks.ocr; 4: page leads in the embedded prefix and the heading field
+FORMAT_VERSION = 5  # 3: chunks.ocr; 4: page leads in the embedded prefix and the heading field; 5: folded CJK keywords
 MANIFEST = "manifest.json"
 DATABASE = "index.sqlite"
 LOCK = "write.lock"
