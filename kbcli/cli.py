@@ -634,7 +634,7 @@ def eval_questions(
     expected = {q.id: q.expected for q in questions}
     for miss in misses:
         first = " p.".join(str(part) for part in miss.found[0] if part is not None) if miss.found else "nothing"
-        out.print(f"  {miss.id}: {miss.question[:100]}\n    expected {', '.join(expected[miss.id])}; first hit {first}", highlight=False, markup=False)
+        out.print(f"  {miss.id}: {miss.question[:100]}\n    expected {', '.join(expected[miss.id])}; first hit {first}", highlight=False, markup=False, soft_wrap=True)
 
 def main() -> None:
     from kbcli.config import load_dotenv_file
