@@ -12,6 +12,7 @@ from typing import Iterator
 from kbcli.readers import SUPPORTED_SUFFIXES, display_name
 
 NOT_REGULAR = "not a regular file (a FIFO, device or socket): never opened"
+LINK_LEAVES = "link leaves the source folder (pass --follow-links to follow it)"
 
 
 @dataclass(frozen=True)
@@ -59,16 +60,27 @@ def _selected(rel: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> b
     return not _matches(rel, exclude)
 
 
+def _inside(path: Path, roots: tuple[Path, ...]) -> Path | None:
+    """The first of `roots` that `path` lies in (or is), else None."""
+    return next((r for r in roots if path == r or path.is_relative_to(r)), None)
+
+
 def crawl(
     root: Path,
     include: tuple[str, ...] = (),
     exclude: tuple[str, ...] = (),
     skipped: list[Skipped] | None = None,
+    link_roots: tuple[Path, ...] | None = (),
 ) -> Iterator[FoundFile]:
     """Yield supported files under `root` (or `root` itself), sorted, skipping hidden entries.
 
     Patterns match the path relative to the root or the bare file name (`*.pdf`, `reports/2023/*`).
     Unreadable folders are recorded in `skipped` instead of stopping the crawl.
+    A link to a file is followed only when its target lies inside one of `link_roots` (the
+    index's resolved source roots; `root` always counts) and is then yielded under the target's
+    own path, so it is indexed once; a link leading elsewhere is recorded in `skipped` (a link
+    inside a source must not publish /etc/passwd). `link_roots=None` follows every link.
+    Folder links are never followed.
     """
     root = root.absolute()
     if root.is_file():
@@ -92,6 +104,12 @@ def crawl(
             rel = path.relative_to(root).as_posix()
             if not _selected(rel, include, exclude):
                 continue
+            if path.is_symlink():
+                path, within = _link_target(path, root, link_roots, skipped)
+                if path is None:
+                    continue
+            else:
+                within = root
             try:
                 st = path.stat()  # follows symlinks: a dangling link or a loop fails here
             except OSError as err:
@@ -103,4 +121,26 @@ def crawl(
                 if skipped is not None:
                     skipped.append(Skipped(path, NOT_REGULAR))
                 continue
-            yield FoundFile(path, root, st.st_size, st.st_mtime_ns)
+            yield FoundFile(path, within, st.st_size, st.st_mtime_ns)
+
+
+def _link_target(
+    link: Path, root: Path, link_roots: tuple[Path, ...] | None, skipped: list[Skipped] | None
+) -> tuple[Path | None, Path]:
+    """(the path to read, the root it counts under) for a file link, or (None, root) when the
+    link is dangling, loops or leaves the sources (then recorded in `skipped`)."""
+    if link_roots is None:
+        return link, root
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError) as err:
+        if skipped is not None:
+            skipped.append(Skipped(link, f"{getattr(err, 'strerror', None) or err} (symbolic link)"))
+        return None, root
+    allowed = (root.resolve(), *link_roots)
+    within = _inside(target, allowed)
+    if within is None:
+        if skipped is not None:
+            skipped.append(Skipped(link, LINK_LEAVES))
+        return None, root
+    return target, within

@@ -45,3 +45,11 @@ class LockBusy(KbError):
 
 class NothingToIndex(KbError):
     pass
+
+
+class Interrupted(KbError):
+    """A sync stopped by Ctrl-C or SIGTERM after committing the files it had finished."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum  # type: ignore[assignment]  # the shell's convention: 130, 143

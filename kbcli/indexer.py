@@ -9,6 +9,7 @@ content hash before anything is re-embedded; a moved file with the same hash kee
 from __future__ import annotations
 
 import hashlib
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Callable
 
 from kbcli.chunking import Chunk, ChunkSettings, chunk_document
 from kbcli.discover import FoundFile, Skipped, crawl
+from kbcli.errors import Interrupted
+from kbcli.interrupts import SafePoints, Stopped
 from kbcli.isolation import IsolatedReader
 from kbcli.keywords import name_words, segment
 from kbcli.readers import ENCRYPTED, UNREADABLE, Document, FileFailure, ReadOptions, display_name
@@ -118,8 +121,10 @@ class Syncer:
         observer: Observer | None = None,
         commit_seconds: float = 60.0,
         read_options: ReadOptions | None = None,
+        follow_links: bool = False,
     ) -> None:
         self.writer = writer
+        self.follow_links = follow_links  # follow file links that lead outside the sources too
         self._embedder_factory = embedder_factory
         self._embedder: Embedder | None = None
         self.chunking = chunking
@@ -129,6 +134,7 @@ class Syncer:
         self.read_options = read_options or ReadOptions()
         self._reader: IsolatedReader | None = None
         self._hashes: dict[str, str] = {}  # sha256 of files hashed ahead of their turn
+        self._safe = SafePoints()
 
     @property
     def reader(self) -> IsolatedReader:
@@ -143,11 +149,26 @@ class Syncer:
         return self._embedder
 
     def run(self, prune_missing_sources: bool = False) -> SyncReport:
+        """Sync; on Ctrl-C or SIGTERM, commit the files finished so far and raise Interrupted."""
         try:
-            return self._run(prune_missing_sources)
+            with self._safe:
+                try:
+                    return self._run(prune_missing_sources)
+                except Stopped as stop:
+                    raise self._stopped(stop) from None
         finally:
             if self._reader is not None:
                 self._reader.close()
+
+    def _stopped(self, stop: Stopped) -> Interrupted:
+        with self._safe.critical():
+            self._commit()
+        done = self.report.added + self.report.modified + len(self.report.failed)
+        return Interrupted(
+            f"stopped by {signal_name(stop.signum)}: {done} file(s) processed in this run are committed "
+            f"(generation {self.writer.generation}); run 'kbcli refresh {self.writer.folder.name}' to finish",
+            stop.signum,
+        )
 
     def _run(self, prune_missing_sources: bool) -> SyncReport:
         started = time.monotonic()
@@ -155,8 +176,9 @@ class Syncer:
         self.observer.planned(len(plan.process), self.report.files)
         self._handle_moves(plan)
         for record in plan.removed:
-            self.report.chunks_removed += self.writer.remove_file(record.path)
-            self.report.removed += 1
+            with self._safe.critical():
+                self.report.chunks_removed += self.writer.remove_file(record.path)
+                self.report.removed += 1
             self.observer.file_removed(record.path)
         self.report.unchanged = plan.unchanged
         last_commit = time.monotonic()
@@ -173,7 +195,8 @@ class Syncer:
 
     def _commit(self) -> None:
         if self.writer.dirty:
-            self.writer.commit()
+            with self._safe.critical():
+                self.writer.commit()
             self.observer.committed(self.writer.generation)
 
     def _plan(self, sources: list[Source], prune_missing: bool) -> _Plan:
@@ -181,6 +204,7 @@ class Syncer:
         seen: set[str] = set()
         plan = _Plan()
         missing_roots: list[str] = []
+        link_roots = None if self.follow_links else tuple(Path(s.path).resolve() for s in sources)
         for source in sources:
             root = Path(source.path)
             if not root.exists():
@@ -188,7 +212,7 @@ class Syncer:
                 missing_roots.append(source.path)
                 continue
             skipped: list[Skipped] = []
-            for found in crawl(root, source.include, source.exclude, skipped):
+            for found in crawl(root, source.include, source.exclude, skipped, link_roots):
                 key = found.key
                 if key in seen:  # overlapping sources: first one wins
                     continue
@@ -229,9 +253,10 @@ class Syncer:
                     continue
                 record = removed_by_sha.pop(sha, None)
                 if record is not None:
-                    self.writer.move_file(record.path, _file_values(found, sha), _name_words(found, record.title))
-                    plan.removed.remove(record)
-                    self.report.moved += 1
+                    with self._safe.critical():
+                        self.writer.move_file(record.path, _file_values(found, sha), _name_words(found, record.title))
+                        plan.removed.remove(record)
+                        self.report.moved += 1
                     self.observer.file_moved(record.path, str(found.path))
                     continue
             still.append((found, known_sha))
@@ -268,9 +293,10 @@ class Syncer:
             self._fail(found, "", FileFailure(UNREADABLE, err.strerror or str(err)))
             return
         if known_sha is not None and sha == known_sha:
-            self.writer.touch_file(found.key, found.size, found.mtime_ns)
-            self.report.touched += 1
-            self.report.unchanged += 1
+            with self._safe.critical():
+                self.writer.touch_file(found.key, found.size, found.mtime_ns)
+                self.report.touched += 1
+                self.report.unchanged += 1
             self.observer.file_done(found.path, 0, None)
             return
         try:
@@ -300,22 +326,28 @@ class Syncer:
         values = {**_file_values(found, sha), "title": document.title, "pages": document.pages}
         if document.notes:
             values["detail"] = "; ".join(document.notes)
+        with self._safe.critical():  # a file's rows and vectors go in whole, or not at all
+            removed, added = self.writer.put_file(values, rows, vectors)
             self.report.notes.extend(Failure(found.key, "partly indexed", note) for note in document.notes)
-        removed, added = self.writer.put_file(values, rows, vectors)
-        self.report.chunks_removed += removed
-        self.report.chunks_added += added
-        self.report.pages += document.pages
-        if known_sha is None:
-            self.report.added += 1
-        else:
-            self.report.modified += 1
+            self.report.chunks_removed += removed
+            self.report.chunks_added += added
+            self.report.pages += document.pages
+            if known_sha is None:
+                self.report.added += 1
+            else:
+                self.report.modified += 1
         self.observer.file_done(found.path, added, None)
 
     def _fail(self, found: FoundFile, sha: str, failure: FileFailure) -> None:
-        self.report.chunks_removed += self.writer.put_failure(_file_values(found, sha), failure.reason, failure.detail)
         item = Failure(found.key, failure.reason, failure.detail)
-        self.report.failed.append(item)
+        with self._safe.critical():
+            self.report.chunks_removed += self.writer.put_failure(_file_values(found, sha), failure.reason, failure.detail)
+            self.report.failed.append(item)
         self.observer.file_done(found.path, 0, item)
+
+
+def signal_name(signum: int) -> str:
+    return "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
 
 
 def _is_under(path: str, root: str) -> bool:

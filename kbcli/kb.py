@@ -27,6 +27,7 @@ class IndexOptions:
     chunking: ChunkSettings = ChunkSettings()
     wait: float = 0.0
     prune_missing_sources: bool = False
+    follow_links: bool = False  # also follow file links that lead outside the sources
     read: ReadOptions = field(default_factory=ReadOptions)  # passwords, OCR, limits: never stored
     # Long runs commit this often, bounding the work a kill or power cut can lose.
     commit_seconds: float = field(default_factory=lambda: float(os.environ.get("KBCLI_COMMIT_SECONDS", "60")))
@@ -108,6 +109,7 @@ class KnowledgeBase:
             model_spec_for(manifest)
             for root in new_sources:
                 writer.add_source(str(root), options.include, options.exclude)
+            writer.commit()  # sources first: a run killed before its first file is finished by `refresh`
             settings = ChunkSettings(**manifest.chunking)
             syncer = Syncer(
                 writer,
@@ -116,6 +118,7 @@ class KnowledgeBase:
                 observer,
                 commit_seconds=options.commit_seconds,
                 read_options=options.read,
+                follow_links=options.follow_links,
             )
             report = syncer.run(prune_missing_sources=options.prune_missing_sources)
         finally:

@@ -47,3 +47,34 @@ def test_unreadable_folder_is_reported_not_fatal(tmp_path: Path) -> None:
     assert "ok.pdf" in found
     if os.geteuid() != 0:  # root reads everything
         assert [s.path.name for s in skipped] == ["locked"]
+
+
+def test_file_links_are_followed_only_inside_the_sources(tmp_path: Path) -> None:
+    src, outside = tmp_path / "src", tmp_path / "outside"
+    secret = _touch(outside / "passwd.txt", b"root:x:0:0")
+    inner = _touch(src / "sub" / "real.txt", b"inside")
+    (src / "leak.txt").symlink_to(secret)
+    (src / "alias.txt").symlink_to(inner)
+    (src / "dangling.txt").symlink_to(tmp_path / "nothing.txt")
+    skipped: list[Skipped] = []
+    found = list(crawl(src, skipped=skipped))
+    # the inner link is the same file as sub/real.txt: found under the target's own path, twice
+    # here (the indexer keeps one per path), never under the link's name
+    assert {f.path for f in found} == {inner.resolve()}
+    reasons = {s.path.name: s.reason for s in skipped}
+    assert set(reasons) == {"leak.txt", "dangling.txt"}
+    assert "link leaves the source folder" in reasons["leak.txt"]
+    assert "symbolic link" in reasons["dangling.txt"]
+
+
+def test_a_link_into_another_source_counts_and_follow_all_restores_old_behaviour(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    target = _touch(second / "t.txt", b"in b")
+    (first / "to_b.txt").parent.mkdir(parents=True, exist_ok=True)
+    (first / "to_b.txt").symlink_to(target)
+    (found,) = crawl(first, link_roots=(second.resolve(),))
+    assert found.path == target.resolve() and found.relative == "t.txt"
+    outside = _touch(tmp_path / "elsewhere" / "x.txt")
+    (first / "out.txt").symlink_to(outside)
+    followed = sorted(f.path.name for f in crawl(first, link_roots=None))
+    assert followed == ["out.txt", "to_b.txt"]
