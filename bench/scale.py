@@ -148,18 +148,20 @@ def ivf_recall(home: Path, n: int, cache: Path) -> float:
     questions embedded by kbcli's model (vectors drawn around real embeddings: see file_vectors)."""
     from kbcli.embedding import Embedder
     from kbcli.kb import KnowledgeBase
+    from kbcli.settings import resolve
 
+    nprobe = resolve().search.nprobe  # KBCLI_NPROBE, as kbcli query would use it
     questions = [json.loads(line)["question"] for line in REAL_QUESTIONS.read_text().splitlines() if line.strip()]
     embedder = Embedder(cache)
     kb = KnowledgeBase(home)
     exact, approx = kb.reader(f"synthetic-{n}-flat"), kb.reader(f"synthetic-{n}-ivf")
     try:
         found = 0
-        with exact.snapshot() as exact_conn, approx.snapshot() as approx_conn:
+        with exact.snapshot() as exact_snap, approx.snapshot() as approx_snap:
             for question in questions:
                 q = embedder.embed_query(question)
-                truth = {i for i, _ in exact.vector_search(exact_conn, q, 10)}
-                found += len(truth & {i for i, _ in approx.vector_search(approx_conn, q, 10)})
+                truth = {i for i, _ in exact_snap.nearest(q, 10, nprobe)}
+                found += len(truth & {i for i, _ in approx_snap.nearest(q, 10, nprobe)})
         return found / (10 * len(questions))
     finally:
         exact.close()

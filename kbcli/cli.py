@@ -398,9 +398,9 @@ def query(
       kbcli query work "Who may terminate, and how?" --answer
     """
     from kbcli.render import print_json, render_result
-    from kbcli.search import SearchSettings
+    from kbcli.settings import resolve, with_overrides
 
-    settings = SearchSettings.from_env(mode)
+    settings = with_overrides(resolve(), search={"mode": mode} if mode else {}).search
     questions = _questions(question, from_file)
     answerer = _answerer(answer, llm_provider, llm_model, llm_base_url)
     searcher = _kb(ctx).searcher(name, load_model=settings.mode != "keyword", rerank_model=rerank_model)
@@ -590,6 +590,36 @@ def remove(
     typer.echo(f"Removed index {name!r}.", err=True)
 
 
+@app.command("export")
+def export_llama_index(
+    ctx: typer.Context,
+    name: NameArg,
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="A new (or empty) folder to write.", show_default=False)],
+    as_json: JsonOpt = False,
+) -> None:
+    """Write NAME as a standard LlamaIndex persist folder (FAISS vector store, docstore, index store).
+
+    Plain LlamaIndex code then opens it with load_index_from_storage; queries must be embedded
+    with the index's model (named in DIR/kbcli_export.json). Nothing is re-embedded; DIR is
+    written beside itself and renamed into place, so it is complete or absent.
+
+    Example:  kbcli export work ~/work-llamaindex
+    """
+    from kbcli.llama.export import export_index
+    from kbcli.render import print_json
+
+    reader = _kb(ctx).reader(name)
+    try:
+        report = export_index(reader, folder)
+    finally:
+        reader.close()
+    if as_json:
+        print_json(report.to_json(), pretty=True)
+    else:
+        typer.echo(f"Exported {name!r}: {report.nodes} nodes, {report.dimension} dims, "
+                   f"{report.bytes / 2**20:.1f} MiB to {report.folder} in {report.seconds:.1f}s")
+
+
 @app.command("eval")
 def eval_questions(
     ctx: typer.Context,
@@ -608,9 +638,9 @@ def eval_questions(
 
     from kbcli.evaluate import evaluate, load_questions
     from kbcli.render import print_json
-    from kbcli.search import SearchSettings
+    from kbcli.settings import resolve, with_overrides
 
-    settings = SearchSettings.from_env(mode)
+    settings = with_overrides(resolve(), search={"mode": mode} if mode else {}).search
     questions, level = load_questions(questions_file)
     searcher = _kb(ctx).searcher(name, load_model=settings.mode != "keyword")
     try:

@@ -13,11 +13,14 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from kbcli.errors import KbError
+from kbcli.errors import KbError, ModelMismatch
+
+if TYPE_CHECKING:
+    from kbcli.store import Manifest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -51,6 +54,18 @@ def model_for(precision: str) -> ModelSpec:
         return MODELS[precision]
     except KeyError:
         raise KbError(f"unknown embedding precision {precision!r}: choose {', '.join(MODELS)}") from None
+
+
+def model_spec_for(manifest: "Manifest") -> ModelSpec:
+    """The embedding model an index must be used with; refuse one this kbcli cannot reproduce."""
+    spec = MODELS.get(manifest.precision)
+    if spec is None or spec.id != manifest.model or spec.dimension != manifest.dimension:
+        available = ", ".join(m.fingerprint for m in MODELS.values())
+        raise ModelMismatch(
+            f"index {manifest.name!r} was built with {manifest.fingerprint} ({manifest.dimension} dims), "
+            f"but this kbcli embeds with {available}: remove it (kbcli remove {manifest.name}) and index again"
+        )
+    return spec
 
 
 def packaged_model_dir() -> Path:

@@ -14,7 +14,8 @@ from kbcli.config import check_index_name, model_cache
 from kbcli.errors import IndexNotFound, NothingToIndex, UsageError
 from kbcli.indexer import Observer, SyncReport, Syncer
 from kbcli.readers import ReadOptions
-from kbcli.search import Searcher, model_spec_for
+from kbcli.search import Searcher
+from kbcli.settings import SearchSettings, resolve
 from kbcli.store import MANIFEST, IndexReader, IndexWriter, Manifest, Source, create_index, delete_index
 
 
@@ -103,6 +104,8 @@ class KnowledgeBase:
     def _sync(
         self, name: str, options: IndexOptions, observer: Observer | None, new_sources: list[Path]
     ) -> SyncReport:
+        from kbcli.embedding import model_spec_for
+
         writer = IndexWriter(self._require(name), wait=options.wait)
         try:
             manifest = writer.manifest
@@ -140,27 +143,31 @@ class KnowledgeBase:
         *,
         reuse: Searcher | None = None,
         spin: bool = True,
+        settings: SearchSettings | None = None,
     ) -> Searcher:
         """An open index for many queries; keyword-only search can skip loading the model.
         `rerank_model`: a local cross-encoder folder that rescores the top hits. `reuse`: a searcher
         being replaced (the shell's :index) whose model and reranker are kept when they fit.
-        `spin=False`: ONNX threads sleep between queries (see Embedder)."""
-        from kbcli.embedding import Embedder
-        from kbcli.thesaurus import configured
+        `spin=False`: ONNX threads sleep between queries (see Embedder). `settings`: the searcher's
+        own (None: the environment's, until the CLI passes its Settings down)."""
+        from kbcli.embedding import Embedder, model_spec_for
+        from kbcli.thesaurus import load_configured
+
+        settings = settings or resolve().search
 
         reader = self.reader(name)
         try:
             spec = model_spec_for(reader.manifest)
-            thesaurus = configured()
+            thesaurus = load_configured(settings.thesaurus)
             embedder = reuse.embedder if reuse is not None and reuse.embedder is not None and reuse.embedder.spec == spec else None
             if embedder is None and load_model:
                 embedder = Embedder(self.cache, spec, spin=spin)
             reranker = reuse.reranker if reuse is not None else None
             if reranker is None and rerank_model is not None:
-                from kbcli.rerank import Reranker
+                from kbcli.search.rerank import Reranker
 
                 reranker = Reranker(rerank_model)
-            return Searcher(name, reader, embedder, reranker, thesaurus)
+            return Searcher(name, reader, embedder, reranker, thesaurus, settings)
         except BaseException:
             reader.close()
             raise

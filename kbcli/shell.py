@@ -200,9 +200,9 @@ class ShellSession:
     # -- searching --
     def _search(self, question: str, k: int) -> QueryResult:
         assert self.searcher is not None
-        from kbcli.search import SearchSettings
+        from dataclasses import replace
 
-        return self.searcher.search(question, k, SearchSettings.from_env(self.mode))
+        return self.searcher.search(question, k, replace(self.searcher.settings, mode=self.mode) if self.mode else None)
 
     def _filtered_search(self, question: str) -> QueryResult:
         if not self.filter:
@@ -250,9 +250,9 @@ class ShellSession:
         return Note(f"mode = {arg}")
 
     def _mode_label(self) -> str:
-        from kbcli.search import SearchSettings
+        from kbcli.settings import resolve
 
-        return self.mode or SearchSettings.from_env().mode
+        return self.mode or resolve().search.mode
 
     def _set_filter(self, arg: str) -> Output:
         if not arg:

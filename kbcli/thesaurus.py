@@ -147,10 +147,6 @@ def thesaurus_paths(setting: str | None) -> list[Path]:
 
 
 @lru_cache(maxsize=8)
-def _cached(paths: tuple[Path, ...]) -> Thesaurus:
-    return Thesaurus.load(list(paths))
-
-
-def configured() -> Thesaurus:
-    """The thesaurus KBCLI_THESAURUS asks for (read once per process)."""
-    return _cached(tuple(thesaurus_paths(os.environ.get("KBCLI_THESAURUS"))))
+def load_configured(setting: str | None) -> Thesaurus:
+    """The thesaurus a KBCLI_THESAURUS value (SearchSettings.thesaurus) asks for, loaded once per value."""
+    return Thesaurus.load(thesaurus_paths(setting))

@@ -1,35 +1,33 @@
 """The FAISS side of the store: exact (flat) or approximate (IVF) inner-product search by chunk id.
 
 `flat` scans every vector: exact, and fast enough up to a few hundred thousand chunks. `ivf`
-clusters vectors into lists and scans only the `nprobe` nearest lists: approximate, for large
-indexes. `auto` (the default) stays flat until AUTO_IVF_AT vectors, then switches at a commit.
+clusters vectors into lists and scans only the `nprobe` nearest lists (given per search, from
+SearchSettings.nprobe): approximate, for large indexes. `auto` (the default) stays flat until
+AUTO_IVF_AT vectors, then switches at a commit.
 Both support real deletion by id, so removed chunks never come back.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from kbcli.settings import SearchSettings
+
 KINDS = ("auto", "flat", "ivf")
 AUTO_IVF_AT = 200_000
 MIN_IVF_TRAIN = 20_000  # below this an IVF index is not worth training: stay flat
 TRAIN_SAMPLE = 100_000
-
-
-def _nprobe() -> int:
-    return int(os.environ.get("KBCLI_NPROBE", "32"))
+DEFAULT_NPROBE = SearchSettings.nprobe
 
 
 class VectorIndex:
     def __init__(self, index: faiss.Index, dimension: int) -> None:
         self.index = index
         self.dimension = dimension
-        self._configure()
 
     @classmethod
     def empty(cls, dimension: int) -> "VectorIndex":
@@ -45,11 +43,6 @@ class VectorIndex:
         except RuntimeError:  # an index type that cannot be memory-mapped
             index = faiss.read_index(str(path))
         return cls(index, dimension)
-
-    def _configure(self) -> None:
-        ivf = self._ivf()
-        if ivf is not None:
-            ivf.nprobe = min(_nprobe(), ivf.nlist)
 
     def _ivf(self):
         try:
@@ -71,9 +64,13 @@ class VectorIndex:
     def remove(self, ids: list[int]) -> None:
         self.index.remove_ids(np.asarray(ids, dtype=np.int64))
 
-    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+    def search(self, vector: np.ndarray, k: int, nprobe: int = DEFAULT_NPROBE) -> list[tuple[int, float]]:
+        """(id, inner product) of the k nearest; an IVF index scans the `nprobe` nearest lists."""
         if self.ntotal == 0 or k <= 0:
             return []
+        ivf = self._ivf()
+        if ivf is not None:
+            ivf.nprobe = min(nprobe, ivf.nlist)
         scores, ids = self.index.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
@@ -123,7 +120,6 @@ class VectorIndex:
         ivf.train(sample)
         ivf.add_with_ids(vectors, ids)
         self.index = ivf
-        self._configure()
 
     def save(self, path: Path) -> None:
         faiss.write_index(self.index, str(path))

@@ -108,7 +108,8 @@ def test_one_hit_per_page(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_page_score_credits_a_pages_other_chunks_but_not_runs_without_pages() -> None:
-    from kbcli.search import Explanation, SearchSettings, _group, _score
+    from kbcli.search import Explanation, SearchSettings
+    from kbcli.search.grouping import group as _group, score_units as _score
     from kbcli.store import ChunkRow
 
     def row(cid: int, file_id: int, seq: int, page: int | None) -> ChunkRow:
@@ -130,7 +131,8 @@ def test_page_score_credits_a_pages_other_chunks_but_not_runs_without_pages() ->
 
 
 def test_files_the_question_names_are_raised() -> None:
-    from kbcli.search import Explanation, SearchSettings, _name_prior, _Unit
+    from kbcli.search import Explanation, SearchSettings
+    from kbcli.search.grouping import Unit as _Unit, name_prior as _name_prior
     from kbcli.store import ChunkRow
 
     def unit(file_id: int, path: str, title: str | None) -> _Unit:
@@ -167,15 +169,15 @@ def test_vector_side_ranks_chunks_with_their_page(cli: Cli, sample_index: str) -
 
 
 def test_a_passage_is_the_chunks_page_or_its_neighbours(sample_index_home: Path) -> None:
+    from kbcli.search.candidates import PAGE_REACH
+    from kbcli.settings import SearchSettings
     from kbcli.kb import KnowledgeBase
-    from kbcli.search import _passages
 
-    searcher = KnowledgeBase(sample_index_home).searcher("sample", load_model=False)
+    searcher = KnowledgeBase(sample_index_home).searcher("sample", load_model=False, settings=SearchSettings())
     try:
-        with searcher.reader.snapshot() as conn:
-            everything = conn.execute("SELECT id FROM chunks").fetchall()
-            rows = searcher.reader.rows(conn, [r[0] for r in everything])
-            passages = _passages(searcher.reader, conn, searcher.reader.places(conn, list(rows)))
+        with searcher.reader.snapshot() as snap:
+            rows = snap.rows(snap.chunk_ids())
+            passages = snap.passages(list(rows), PAGE_REACH)
     finally:
         searcher.close()
     paged = [r for r in rows.values() if r.page is not None]
@@ -193,3 +195,22 @@ def test_without_passage_context_vector_scores_are_plain_cosines(cli: Cli, sampl
     monkeypatch.setenv("KBCLI_CONTEXT_WEIGHT", "0")
     hits = cli.json("query", sample_index, "descaling the espresso machine", "--mode", "vector", "--json", "--explain")["hits"]
     assert all(h["explain"]["context_score"] is None and h["score"] == h["explain"]["vector_score"] for h in hits)
+
+
+def test_a_searcher_uses_its_own_settings_not_the_environment(sample_index_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from kbcli.kb import KnowledgeBase
+    from kbcli.settings import SearchSettings
+
+    monkeypatch.setenv("KBCLI_SEARCH_MODE", "vector")  # what the CLI would read; the core must not
+    monkeypatch.setenv("KBCLI_EXPAND", "0")
+    own = SearchSettings(mode="keyword")
+    searcher = KnowledgeBase(sample_index_home).searcher("sample", load_model=False, settings=own)
+    try:
+        result = searcher.search("descale the espresso machine", 3)
+        assert result.mode == "keyword" and result.hits and all(h.explain.vector_rank is None for h in result.hits)
+        assert searcher.search("capex", 3).expanded  # KBCLI_EXPAND=0 is not the searcher's setting
+        assert searcher.search("capex", 3, replace(own, expand=False)).expanded == []  # a query's own settings win
+    finally:
+        searcher.close()

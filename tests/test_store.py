@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import numpy as np
@@ -121,8 +122,8 @@ def test_ivf_index_deletes_for_real_and_finds_stored_vectors(tmp_path: Path) -> 
     reader = IndexReader(tmp_path / "ivf")
     try:
         assert reader.verify() == []
-        with reader.snapshot() as conn:
-            probe = list(conn.execute("SELECT id FROM chunks ORDER BY random() LIMIT 200"))
+        with reader.snapshot() as snap:
+            probe = [(cid,) for cid in random.sample(snap.chunk_ids(), 200)]
         writer = IndexWriter(tmp_path / "ivf")  # read the stored vectors back to query with them
         try:
             found = sum(
@@ -132,6 +133,10 @@ def test_ivf_index_deletes_for_real_and_finds_stored_vectors(tmp_path: Path) -> 
         finally:
             writer.close()
         assert found >= 190  # approximate, but a stored vector finds itself
+        queries = np.random.default_rng(9).normal(size=(20, dim)).astype(np.float32)  # not stored ones
+        one_list = [[row.id for row, _ in reader.search(q, 10, nprobe=1)] for q in queries]
+        every_list = [[row.id for row, _ in reader.search(q, 10, nprobe=1 << 16)] for q in queries]
+        assert one_list != every_list  # the nprobe asked for is the one searched with
     finally:
         reader.close()
 

@@ -1,26 +1,20 @@
 """Optional reranking with a cross-encoder from a local model folder (never downloaded).
 
 A cross-encoder reads the question and a passage together, which judges relevance better than
-comparing two separate embeddings, but it is far slower: only the top fused hits are rescored.
-torch and transformers are imported here only, when a model folder is configured.
+comparing two separate embeddings, but it is far slower: only the top fused hits are rescored
+(SearchSettings.rerank_candidates). torch and transformers are imported here only, when a model
+folder is configured.
 """
 
 from __future__ import annotations
 
-import os
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 from kbcli.errors import UsageError
-
-if TYPE_CHECKING:
-    from kbcli.search import Hit
-
-CANDIDATES = 20  # fused hits rescored per question
-
-
-def rerank_candidates() -> int:
-    return int(os.environ.get("KBCLI_RERANK_CANDIDATES", CANDIDATES))
+from kbcli.search.results import Hit
+from kbcli.settings import prepare_offline_runtime
 
 
 class Reranker:
@@ -29,7 +23,7 @@ class Reranker:
     def __init__(self, folder: Path) -> None:
         if not folder.is_dir():
             raise UsageError(f"rerank model folder {folder} does not exist")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder only: never the hub
+        prepare_offline_runtime()  # a local folder only: never the hub
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
         from transformers.utils import logging
 
@@ -52,9 +46,7 @@ class Reranker:
             logits = self.model(**batch).logits
         return logits[:, -1].tolist()  # one logit, or the "relevant" class of a two-class model
 
-    def rerank(self, query: str, hits: list["Hit"]) -> list["Hit"]:
-        """The hits reordered by the model's score (kept on each hit), ranks renumbered."""
+    def rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
+        """New hits, reordered by the model's score (kept on each), ranks renumbered; `hits` stay as they were."""
         scored = sorted(zip(hits, self.scores(query, [h.text for h in hits])), key=lambda pair: pair[1], reverse=True)
-        for rank, (hit, score) in enumerate(scored, start=1):
-            hit.rank, hit.rerank_score = rank, round(float(score), 4)
-        return [hit for hit, _ in scored]
+        return [replace(hit, rank=rank, rerank_score=round(float(score), 4)) for rank, (hit, score) in enumerate(scored, start=1)]

@@ -1,0 +1,81 @@
+"""Answering questions: expand, find candidates on both sides, fuse, fold into page hits, rerank."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from kbcli.search.candidates import keyword_candidates, vector_candidates
+from kbcli.search.expansion import expand
+from kbcli.search.fusion import fuse
+from kbcli.search.grouping import page_hits
+from kbcli.search.rerank import Reranker
+from kbcli.search.results import QueryResult
+from kbcli.search.terms import cjk_share, fts_query
+from kbcli.settings import MODES, SearchSettings
+from kbcli.store import IndexReader
+from kbcli.thesaurus import Thesaurus, named_query
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from kbcli.embedding import Embedder
+
+
+class Searcher:
+    """Holds an open index and its model; reuse it for many queries (batch mode, the shell)."""
+
+    def __init__(
+        self,
+        name: str,
+        reader: IndexReader,
+        embedder: "Embedder | None" = None,
+        reranker: Reranker | None = None,
+        thesaurus: Thesaurus | None = None,
+        settings: SearchSettings = SearchSettings(),
+    ) -> None:
+        self.name = name
+        self.reader = reader
+        self.embedder = embedder
+        self.reranker = reranker
+        self.thesaurus = thesaurus
+        self.settings = settings
+        self.modes = MODES
+
+    def search(self, query: str, top_k: int = 5, settings: SearchSettings | None = None) -> QueryResult:
+        """The top_k hits for `query`; `settings`: this query's (None: the searcher's own)."""
+        settings = self._adapt(settings or self.settings, query)
+        started = time.perf_counter()
+        # With a reranker, more hits than shown are rescored and the best top_k kept.
+        wanted = max(top_k, settings.rerank_candidates) if self.reranker is not None else top_k
+        pool = max(settings.candidates, wanted * 4)
+        expanded, searched = expand(query, self.thesaurus, settings)  # both sides see the other names too
+        embedded = self._embed(searched, settings)
+        match = fts_query(searched) if settings.mode != "vector" else None
+        with self.reader.snapshot() as snap:
+            vector_side, context = vector_candidates(snap, embedded, pool, settings) if embedded is not None else ([], {})
+            keyword_side = keyword_candidates(snap, match, pool, settings)
+            fused = fuse(vector_side, keyword_side, settings, context)
+            rows = snap.rows([cid for cid, _ in fused])
+        named = named_query(query, self.thesaurus if settings.expand else None)  # 亚马逊 names AMAZON_...
+        hits = page_hits(named, fused, rows, wanted, settings)
+        if self.reranker is not None:
+            hits = self.reranker.rerank(query, hits)[:top_k]
+        return QueryResult(self.name, query, settings.mode, hits, round(time.perf_counter() - started, 4), expanded)
+
+    def _embed(self, searched: str, settings: SearchSettings) -> "np.ndarray | None":
+        if settings.mode == "keyword":
+            return None
+        assert self.embedder is not None, "vector search needs the embedding model"
+        return self.embedder.embed_query(searched)
+
+    def _adapt(self, settings: SearchSettings, query: str) -> SearchSettings:
+        """Down-weight the vector side for questions in a script the model was not trained on."""
+        multilingual = self.embedder is not None and self.embedder.spec.multilingual
+        if settings.mode == "hybrid" and not multilingual and cjk_share(query) > 0.3:
+            return replace(settings, vector_weight=settings.vector_weight * settings.foreign_vector_weight)
+        return settings
+
+    def close(self) -> None:
+        self.reader.close()

@@ -1,0 +1,16 @@
+"""The on-disk index: one folder per index, written by one process at a time, read by many.
+
+`layout` (files, durable writes, the writer's lock), `manifest` (fixed settings), `schema` (SQLite
+tables and records), `reader` (snapshots that answer with data), `writer` (atomic commits).
+"""
+
+from kbcli.store.layout import DATABASE, FORMAT_VERSION, LOCK, MANIFEST, now_iso, write_atomic
+from kbcli.store.manifest import Manifest
+from kbcli.store.reader import IndexReader, Snapshot
+from kbcli.store.schema import ChunkRow, FileRecord, Source
+from kbcli.store.writer import IndexWriter, create_index, delete_index
+
+__all__ = [
+    "DATABASE", "FORMAT_VERSION", "LOCK", "MANIFEST", "ChunkRow", "FileRecord", "IndexReader", "IndexWriter",
+    "Manifest", "Snapshot", "Source", "create_index", "delete_index", "now_iso", "write_atomic",
+]

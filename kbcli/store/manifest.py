@@ -1,0 +1,48 @@
+"""An index's fixed settings (manifest.json): what it was built with, so it is queried alike."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kbcli.errors import IncompatibleIndex, IndexNotFound, KbError
+from kbcli.store.layout import FORMAT_VERSION, MANIFEST, now_iso
+
+
+@dataclass
+class Manifest:
+    name: str
+    model: str
+    precision: str
+    dimension: int
+    token_limit: int
+    chunking: dict[str, int]
+    created_at: str = field(default_factory=now_iso)
+    format: int = FORMAT_VERSION
+    kbcli_version: str = ""
+    vector_index: str = "auto"  # auto | flat | ivf (kbcli.vectors)
+
+    @property
+    def fingerprint(self) -> str:
+        return f"{self.model}@{self.precision}"
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def load(cls, folder: Path) -> "Manifest":
+        path = folder / MANIFEST
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise IndexNotFound(f"no index at {folder}") from None
+        except (OSError, ValueError) as err:
+            raise KbError(f"the manifest {path} is unreadable: {err}") from err
+        if data.get("format") != FORMAT_VERSION:
+            raise IncompatibleIndex(
+                f"index {folder.name!r} was built by another kbcli version (format {data.get('format')}, this one "
+                f"reads {FORMAT_VERSION}): rebuild it with 'kbcli remove {folder.name} --yes' and 'kbcli index'"
+            )
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
