@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from kbcli import __version__
-from kbcli.cli import indexing, managing, querying
+from kbcli.cli import evaluating, indexing, managing, querying
 from kbcli.cli.invocation import Invocation
 from kbcli.cli.output import Output
 from kbcli.errors import ExitCode, KbError
@@ -92,6 +92,7 @@ app.command()(managing.info)
 app.command()(managing.sources)
 app.command()(managing.remove)
 app.command()(managing.export)
+app.command("eval")(evaluating.eval_questions)
 
 
 def main() -> None:

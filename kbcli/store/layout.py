@@ -23,7 +23,7 @@ from kbcli.errors import LockBusy
 if TYPE_CHECKING:
     from kbcli.vectors import VectorIndex
 
-FORMAT_VERSION = 4  # 3: chunks.ocr; 4: page leads in the embedded prefix and the heading field
+FORMAT_VERSION = 5  # 3: chunks.ocr; 4: page leads in the embedded prefix and the heading field; 5: folded CJK keywords
 MANIFEST = "manifest.json"
 DATABASE = "index.sqlite"
 LOCK = "write.lock"
