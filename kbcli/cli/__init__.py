@@ -6,6 +6,7 @@ one `Output`; each command module takes them from there (`kbcli.cli.invocation.c
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -79,6 +80,7 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
+    os.umask(0o077)  # indexes, caches, history and logs hold private text: owner-only files
     ctx.obj = Invocation(resolve(home=home, debug=debug), Output())
 
 
