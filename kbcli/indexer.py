@@ -40,6 +40,14 @@ class Failure:
 
 
 @dataclass
+class Partial:
+    """A file indexed only in part, and what was left out (pages OCR could not read, damage repaired)."""
+
+    file: str
+    note: str
+
+
+@dataclass
 class SyncReport:
     added: int = 0
     modified: int = 0
@@ -52,9 +60,10 @@ class SyncReport:
     chunks_added: int = 0
     chunks_removed: int = 0
     failed: list[Failure] = field(default_factory=list)
-    notes: list[Failure] = field(default_factory=list)  # indexed, but not all of it (e.g. pages OCR could not read)
+    partial: list[Partial] = field(default_factory=list)  # indexed, but not all of it (e.g. pages OCR could not read)
     missing_sources: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    chunks_total: int | None = None  # chunks in the index after the run (set by KnowledgeBase)
 
 
 class Observer:
@@ -328,7 +337,7 @@ class Syncer:
             values["detail"] = "; ".join(document.notes)
         with self._safe.critical():  # a file's rows and vectors go in whole, or not at all
             removed, added = self.writer.put_file(values, rows, vectors)
-            self.report.notes.extend(Failure(found.key, "partly indexed", note) for note in document.notes)
+            self.report.partial.extend(Partial(found.key, note) for note in document.notes)
             self.report.chunks_removed += removed
             self.report.chunks_added += added
             self.report.pages += document.pages

@@ -15,7 +15,9 @@ import signal
 import time
 from pathlib import Path
 
+import kbcli
 from kbcli.readers import DAMAGED, TIMED_OUT, TOO_LARGE, UNREADABLE, Document, FileFailure, ReadOptions
+from kbcli.settings import child_environment
 
 _STARTUP_SECONDS = 120.0  # importing the parsers in a fresh interpreter, on a slow disk
 
@@ -134,12 +136,10 @@ class IsolatedReader:
         import sys
         from multiprocessing.connection import Connection
 
-        import kbcli
-
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         package_root = str(Path(kbcli.__file__).resolve().parents[1])  # this kbcli, wherever it lives
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+        env = child_environment(python_path=package_root)
         code = f"from kbcli.isolation import _main; _main({to_child_r}, {from_child_w}, {self.options.max_memory})"
         try:
             process = subprocess.Popen(

@@ -1,24 +1,23 @@
-"""The facade the CLI drives: one object per kbcli home, a few calls per command."""
+"""The facade the CLI drives: one object per kbcli home, a few calls per command, typed answers
+(kbcli/facts.py)."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from kbcli import __version__
 from kbcli.chunking import ChunkSettings
 from kbcli.discover import crawl, is_supported
-from kbcli.config import check_index_name, model_cache
-from kbcli.errors import IndexNotFound, NothingToIndex, UsageError
+from kbcli.errors import IncompatibleIndex, IndexNotFound, NothingToIndex, UsageError
+from kbcli.facts import DAMAGED, INCOMPATIBLE, OK, FileStatus, IndexInfo, IndexStats, IndexSummary, SourceStatus
 from kbcli.indexer import Observer, SyncReport, Syncer
 from kbcli.readers import ReadOptions
-from kbcli.models import choose_spec, load_for_index, model_record, parse_spec, spec_of
-from kbcli.models import load_model as load_embedder
 from kbcli.search import Searcher
-from kbcli.settings import SearchSettings, resolve
-from kbcli.store import MANIFEST, IndexReader, IndexWriter, Manifest, Source, create_index, delete_index
+from kbcli.session import IndexSession, open_searcher
+from kbcli.settings import SearchSettings, Settings, check_index_name, defaults
+from kbcli.store import MANIFEST, IndexReader, IndexWriter, Manifest, create_index, delete_index
 
 if TYPE_CHECKING:
     from kbcli.models import Embedder
@@ -29,22 +28,22 @@ class IndexOptions:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     precision: str | None = None  # the older way to say minilm (fp32) or minilm-int8 (int8)
-    model: str | None = None  # the model spec of a new index (kbcli models); None: minilm
+    model: str | None = None  # the model spec of a new index (kbcli models); None: $KBCLI_MODEL, else minilm
     vector_index: str = "auto"
     chunking: ChunkSettings = ChunkSettings()
     wait: float = 0.0
     prune_missing_sources: bool = False
     follow_links: bool = False  # also follow file links that lead outside the sources
     read: ReadOptions = field(default_factory=ReadOptions)  # passwords, OCR, limits: never stored
-    # Long runs commit this often, bounding the work a kill or power cut can lose.
-    commit_seconds: float = field(default_factory=lambda: float(os.environ.get("KBCLI_COMMIT_SECONDS", "60")))
 
 
 class KnowledgeBase:
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.indexes = home / "indexes"
-        self.cache = model_cache(home)
+    def __init__(self, settings: Settings | Path) -> None:
+        # A bare folder (library use, benches): built-in defaults for everything else.
+        self.settings = settings if isinstance(settings, Settings) else defaults(settings)
+        self.home = self.settings.paths.home
+        self.indexes = self.settings.paths.indexes
+        self.cache = self.settings.paths.cache
 
     def folder(self, name: str) -> Path:
         return self.indexes / check_index_name(name)
@@ -57,7 +56,8 @@ class KnowledgeBase:
             return []
         return sorted(p.name for p in self.indexes.iterdir() if (p / MANIFEST).exists())
 
-    def _require(self, name: str) -> Path:
+    def require(self, name: str) -> Path:
+        """The folder of the index `name`; IndexNotFound (naming the ones there are) if none."""
         folder = self.folder(name)
         if not (folder / MANIFEST).exists():
             known = ", ".join(self.names()) or "none yet"
@@ -65,7 +65,12 @@ class KnowledgeBase:
         return folder
 
     def _embedder_factory(self, manifest: Manifest, loaded: "Embedder | None" = None):
-        return lambda: loaded or load_for_index(manifest, self.cache)
+        def make() -> "Embedder":
+            from kbcli.models import load_for_index  # numpy and the model runtime: only to write
+
+            return loaded or load_for_index(manifest, self.cache)
+
+        return make
 
     # -- writing --
     def index(
@@ -82,135 +87,145 @@ class KnowledgeBase:
             )
         folder = self.folder(name)
         embedder = None
+        wanted = options.model or self.settings.indexing.model
         if not (folder / MANIFEST).exists():
-            vector_index = _check_vector_index(options.vector_index)
-            embedder = load_embedder(parse_spec(choose_spec(options.model, options.precision)), self.cache)
-            manifest = Manifest(
-                name=name,
-                chunking=options.chunking.as_dict(),
-                kbcli_version=__version__,
-                vector_index=vector_index,
-                **model_record(embedder),
-            )
+            manifest, embedder = _new_manifest(name, options, wanted, self.cache)
             create_index(folder, manifest)
-        elif options.model is not None or options.precision is not None:
-            _check_same_model(Manifest.load(folder), choose_spec(options.model, options.precision))
+        elif wanted is not None or options.precision is not None:
+            _check_same_model(Manifest.load(folder), wanted, options.precision)
         return self._sync(name, options, observer, new_sources=roots, embedder=embedder)
 
     def refresh(self, name: str, options: IndexOptions, observer: Observer | None = None) -> SyncReport:
-        self._require(name)
+        self.require(name)
         return self._sync(name, options, observer, new_sources=[])
 
     def _sync(
         self, name: str, options: IndexOptions, observer: Observer | None, new_sources: list[Path],
         embedder: "Embedder | None" = None,
     ) -> SyncReport:
-        writer = IndexWriter(self._require(name), wait=options.wait)
+        from kbcli.models import spec_of  # numpy and the model runtime: only to write
+
+        writer = IndexWriter(self.require(name), wait=options.wait)
         try:
             manifest = writer.manifest
             spec_of(manifest)
             for root in new_sources:
                 writer.add_source(str(root), options.include, options.exclude)
-            writer.commit()  # sources first: a run killed before its first file is finished by `refresh`
-            settings = ChunkSettings(**manifest.chunking)
+            if writer.dirty:  # sources first: a run killed before its first file is finished by `refresh`
+                writer.commit()
+                if observer is not None:
+                    observer.committed(writer.generation)
             syncer = Syncer(
                 writer,
                 self._embedder_factory(manifest, embedder),
-                settings,
+                ChunkSettings(**manifest.chunking),
                 observer,
-                commit_seconds=options.commit_seconds,
+                commit_seconds=self.settings.indexing.commit_seconds,
                 read_options=options.read,
                 follow_links=options.follow_links,
             )
             report = syncer.run(prune_missing_sources=options.prune_missing_sources)
+            report.chunks_total = sum(f.chunks for f in writer.files())
         finally:
             writer.close()
         return report
 
-    def reembed(self, name: str, model: str, *, wait: float = 0.0, on_batch: "Callable[[int, int], None] | None" = None) -> dict[str, Any]:
+    def reembed(self, name: str, model: str, *, wait: float = 0.0, on_batch: "Callable[[int, int], None] | None" = None) -> dict[str, object]:
         """A new generation of NAME: its stored chunks embedded with `model`, swapped in atomically."""
+        from kbcli.models import load_model, parse_spec
         from kbcli.reembed import reembed
 
-        folder = self._require(name)
-        embedder = load_embedder(parse_spec(model), self.cache)
-        return reembed(folder, embedder, self.home / ".reembed" / name, wait=wait, on_batch=on_batch)
+        folder = self.require(name)
+        embedder = load_model(parse_spec(model), self.cache)
+        return reembed(folder, embedder, self.settings.paths.home / ".reembed" / name, wait=wait, on_batch=on_batch)
 
     def remove(self, name: str) -> None:
-        delete_index(self._require(name))
+        delete_index(self.require(name))
 
     # -- reading --
     def reader(self, name: str) -> IndexReader:
-        return IndexReader(self._require(name))
+        return IndexReader(self.require(name))
 
-    def searcher(
-        self,
-        name: str,
-        load_model: bool = True,
-        rerank_model: Path | None = None,
-        *,
-        reuse: Searcher | None = None,
-        spin: bool = True,
-        settings: SearchSettings | None = None,
-    ) -> Searcher:
-        """An open index for many queries; keyword-only search can skip loading the model.
-        `rerank_model`: a local cross-encoder folder that rescores the top hits. `reuse`: a searcher
-        being replaced (the shell's :index) whose model and reranker are kept when they fit.
-        `spin=False`: ONNX threads sleep between queries (see Embedder). `settings`: the searcher's
-        own (None: the environment's, until the CLI passes its Settings down)."""
-        from kbcli.thesaurus import load_configured
+    def searcher(self, name: str, load_model: bool = True, settings: SearchSettings | None = None) -> Searcher:
+        """An open index for many queries (library use); keyword-only search can skip the model.
+        `settings`: the searcher's own (None: this knowledge base's). Close it when done.
+        Commands and the shell use `session`."""
+        own = replace(self.settings, search=settings) if settings is not None else self.settings
+        return open_searcher(own, self.require(name), name, load_model=load_model)
 
-        settings = settings or resolve().search
+    def session(self, name: str, load_model: bool = True, interactive: bool = False) -> IndexSession:
+        """An index open for many questions: it follows commits and rebuilds, keeps the model
+        across `switch(other)`, and shows the passages around a hit. `interactive`: one question
+        at a time with pauses between (the shell): threads sleep instead of spinning."""
+        return IndexSession(self.settings, self.require, name, load_model=load_model, interactive=interactive)
 
+    def sources(self, name: str) -> list[SourceStatus]:
         reader = self.reader(name)
         try:
-            spec = spec_of(reader.manifest)
-            thesaurus = load_configured(settings.thesaurus)
-            embedder = reuse.embedder if reuse is not None and reuse.embedder is not None and reuse.embedder.spec.spec == spec.spec else None
-            if embedder is None and load_model:
-                embedder = load_for_index(reader.manifest, self.cache, spin=spin)
-            reranker = reuse.reranker if reuse is not None else None
-            if reranker is None and rerank_model is not None:
-                from kbcli.search.rerank import Reranker
-
-                reranker = Reranker(rerank_model)
-            return Searcher(name, reader, embedder, reranker, thesaurus, settings)
-        except BaseException:
-            reader.close()
-            raise
-
-    def sources(self, name: str) -> list[Source]:
-        reader = self.reader(name)
-        try:
-            return reader.sources()
+            return _source_statuses(reader)
         finally:
             reader.close()
 
-    def info(self, name: str) -> dict[str, Any]:
+    def info(self, name: str) -> IndexInfo:
         reader = self.reader(name)
         try:
-            manifest = reader.manifest
-            return {
-                "name": name,
-                "path": str(reader.folder),
-                "manifest": manifest.to_json(),
-                **reader.stats(),
-                "sources": [
-                    {"path": s.path, "include": list(s.include), "exclude": list(s.exclude),
-                     "exists": Path(s.path).exists()}
-                    for s in reader.sources()
-                ],
-                "files_detail": [
-                    {k: getattr(f, k) for k in ("path", "size", "mtime_ns", "sha256", "pages", "chunks",
-                                                "status", "reason", "detail", "indexed_at")}
-                    for f in reader.files()
-                ],
-            }
+            files = [
+                FileStatus(f.path, f.size, f.mtime_ns, f.sha256, f.pages, f.chunks, f.status, f.reason, f.detail, f.indexed_at)
+                for f in reader.files()
+            ]
+            return IndexInfo(name, reader.folder, reader.manifest, IndexStats(**reader.stats()), _source_statuses(reader), files)
+        finally:
+            reader.close()
+
+    def list(self) -> list[IndexSummary]:
+        """Every index in the home, with those that cannot be opened and why."""
+        return [self._summary(name) for name in self.names()]
+
+    def _summary(self, name: str) -> IndexSummary:
+        folder = self.folder(name)
+        # One broken index must not hide the others: whatever fails is that index's status.
+        try:
+            reader = IndexReader(folder)
+        except IncompatibleIndex as err:
+            return IndexSummary(name, folder, INCOMPATIBLE, str(err))
+        except Exception as err:  # a broken manifest or database file
+            return IndexSummary(name, folder, DAMAGED, _damaged(name, err))
+        try:
+            return IndexSummary(name, folder, OK, stats=IndexStats(**reader.stats()))
+        except Exception as err:  # the database or vector files, past the manifest
+            return IndexSummary(name, folder, DAMAGED, _damaged(name, err))
         finally:
             reader.close()
 
 
-def _check_same_model(manifest: Manifest, wanted: str) -> None:
-    recorded = spec_of(manifest).spec
+def _damaged(name: str, err: Exception) -> str:
+    return f"index {name!r} cannot be read ({type(err).__name__}: {err}): kbcli remove {name} --yes, then index again"
+
+
+def _source_statuses(reader: IndexReader) -> list[SourceStatus]:
+    return [SourceStatus(s.path, tuple(s.include), tuple(s.exclude), Path(s.path).exists()) for s in reader.sources()]
+
+
+def _new_manifest(name: str, options: IndexOptions, model: str | None, cache: Path) -> tuple[Manifest, "Embedder"]:
+    """A new index's manifest, and its model (loaded: the manifest records its probe vectors)."""
+    from kbcli.models import choose_spec, load_model, model_record, parse_spec
+
+    vector_index = _check_vector_index(options.vector_index)
+    embedder = load_model(parse_spec(choose_spec(model, options.precision)), cache)
+    manifest = Manifest(
+        name=name,
+        chunking=options.chunking.as_dict(),
+        kbcli_version=__version__,
+        vector_index=vector_index,
+        **model_record(embedder),
+    )
+    return manifest, embedder
+
+
+def _check_same_model(manifest: Manifest, model: str | None, precision: str | None) -> None:
+    from kbcli.models import choose_spec, parse_spec, spec_of
+
+    recorded, wanted = spec_of(manifest).spec, choose_spec(model, precision)
     if parse_spec(wanted).spec != recorded:
         raise UsageError(
             f"index {manifest.name!r} embeds with {recorded!r}; --model and --precision choose a new index's model "

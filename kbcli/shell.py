@@ -2,30 +2,27 @@
 
 `ShellSession` holds the open index and the loaded model. `handle(line)` turns one line (a question
 or a `:command`) into an output value and never prints, so it is tested without a terminal; the
-loops that drive it and the rendering live in `kbcli/shell_ui.py`.
+loops that drive it and the rendering live in `kbcli/cli/shell_ui.py`; the index itself is a
+`kbcli.session.IndexSession` from the facade.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import os
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Union
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterable, Union
 
+from kbcli.answer import CONFIGURE_HINT, Answered, Answerer, Answering, resolve_config
 from kbcli.errors import IndexNotFound, KbError, UsageError
-from kbcli.search import Hit, QueryResult, Searcher, overlap
-from kbcli.store import DATABASE
-
-if TYPE_CHECKING:
-    from pathlib import Path
-
-    from kbcli.kb import KnowledgeBase
+from kbcli.facts import IndexInfo
+from kbcli.kb import KnowledgeBase
+from kbcli.search import Hit, QueryResult
+from kbcli.session import MAX_CONTEXT_CHUNKS
 
 MAX_K = 1000
-# With a filter the searcher is asked for more hits than shown, growing up to this many.
+# With a filter the index is asked for more hits than shown, growing up to this many.
 MAX_FETCH = 5000
-MAX_CONTEXT_CHUNKS = 10
 
 
 @dataclass(frozen=True)
@@ -55,9 +52,29 @@ _ALIASES = {":q": ":quit", ":exit": ":quit", ":?": ":help", ":h": ":help"}
 # -- what a line produces ---------------------------------------------------------------------------
 @dataclass
 class Answer:
+    """A question's outcome: the passages, and with :answer on the answer on its way (iterate
+    `answering` to stream it; `answered` waits for the rest)."""
+
     result: QueryResult
-    text: str | None = None  # the LLM's written answer, when :answer is on
-    failure: str | None = None  # why the LLM gave no answer (the passages are shown anyway)
+    answering: Answering | None = None
+    answer_on: bool = False  # an answer was asked for (JSON then carries `answer` and `cited`)
+
+    @property
+    def answered(self) -> Answered | None:
+        if self.answering is not None:
+            return self.answering.answered
+        return Answered(self.result) if self.answer_on else None
+
+    @property
+    def text(self) -> str | None:
+        answered = self.answered
+        return answered.text if answered is not None else None
+
+    @property
+    def failure(self) -> str | None:
+        """Why the LLM gave no answer (the passages are shown anyway)."""
+        answered = self.answered
+        return str(answered.failure) if answered is not None and answered.failure is not None else None
 
 
 @dataclass
@@ -82,7 +99,8 @@ class Problem:
 
 @dataclass
 class Info:
-    data: dict[str, Any]
+    info: IndexInfo
+    shell: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -108,34 +126,27 @@ Output = Union[Answer, Context, Note, Problem, Info, Open, Help, Quit]
 class ShellSession:
     """State of one shell: the open index, k, filter, output format, and the last answer."""
 
-    def __init__(
-        self, kb: "KnowledgeBase", name: str, k: int = 5, as_json: bool = False, rerank_model: Path | None = None
-    ) -> None:
+    def __init__(self, kb: KnowledgeBase, name: str, k: int = 5, as_json: bool = False) -> None:
         self.kb = kb
-        self.rerank_model = rerank_model  # loaded once, kept across :index switches
         self.k = k
         self.as_json = as_json
         self.filter: str | None = None
-        self.mode: str | None = None  # None: the searcher's default
+        self.mode: str | None = None  # None: the settings' mode
         self.answer = False
         self.last: QueryResult | None = None
-        self._answerer: Callable[[str, list[Hit]], str] | None = None
-        self.searcher: Searcher | None = None
-        self.name = name
-        self._database_inode = 0
-        _one_search_thread()
-        self._switch(name)
+        self._answerer: Answerer | None = None
+        self.index = kb.session(name, interactive=True)
+
+    @property
+    def name(self) -> str:
+        return self.index.name
 
     def close(self) -> None:
-        if self.searcher is not None:
-            self.searcher.close()
-            self.searcher = None
+        self.index.close()
 
     def reopen(self) -> None:
         """After an interrupted search: a fresh reader, so no half-finished read is left behind."""
-        last = self.last
-        self._switch(self.name)
-        self.last = last
+        self.index.reopen()
 
     def settings(self) -> dict[str, Any]:
         return {"k": self.k, "filter": self.filter, "mode": self._mode_label(), "json": self.as_json, "answer": self.answer}
@@ -153,56 +164,22 @@ class ShellSession:
             return Problem(str(err))
 
     def ask(self, question: str) -> Answer:
-        self._follow_index()
         started = time.perf_counter()
-        result = self._filtered_search(question)
-        text = failure = None
-        if self.answer and self._answerer:
-            from kbcli.answer import LlmUnavailable
-
-            try:
-                text = self._answerer(question, result.hits)
-            except LlmUnavailable as err:
-                failure = str(err)
+        try:
+            result = self._filtered_search(question)
+        except IndexNotFound as err:
+            raise IndexNotFound(f"{err}; :index NAME switches to another") from None
         result.seconds = round(time.perf_counter() - started, 4)
         self.last = result
-        return Answer(result, text, failure)
-
-    # -- opening and following the index --
-    def _switch(self, name: str) -> None:
-        """Open `name`, keeping the loaded model when the index uses the same one."""
-        inode = self._inode(name)
-        searcher = self.kb.searcher(name, rerank_model=self.rerank_model, reuse=self.searcher, spin=False)
-        try:
-            searcher.search("warm up", 1)  # loads the vectors and runs the model once
-        except BaseException:
-            searcher.close()
-            raise
-        self.close()
-        self.searcher, self.name, self._database_inode, self.last = searcher, name, inode, None
-
-    def _inode(self, name: str) -> int:
-        if not self.kb.exists(name):
-            self.kb.reader(name)  # raises the helpful "no index named ..." error
-        try:
-            return os.stat(self.kb.folder(name) / DATABASE).st_ino
-        except FileNotFoundError:
-            raise IndexNotFound(f"index {name!r} is gone") from None
-
-    def _follow_index(self) -> None:
-        """New commits are picked up by the reader itself (IndexReader.snapshot); an index that
-        was removed and built again under the same name is a new database file: reopen it."""
-        if not self.kb.exists(self.name):
-            raise IndexNotFound(f"index {self.name!r} was removed; :index NAME switches to another")
-        if self._inode(self.name) != self._database_inode:
-            self._switch(self.name)
+        answering = None
+        if self.answer and self._answerer is not None:
+            answering = self._answerer.respond(result, stream=not self.as_json)
+        return Answer(result, answering, answer_on=self.answer)
 
     # -- searching --
     def _search(self, question: str, k: int) -> QueryResult:
-        assert self.searcher is not None
-        from dataclasses import replace
-
-        return self.searcher.search(question, k, replace(self.searcher.settings, mode=self.mode) if self.mode else None)
+        search = self.kb.settings.search
+        return self.index.search(question, k, replace(search, mode=self.mode) if self.mode else search)
 
     def _filtered_search(self, question: str) -> QueryResult:
         if not self.filter:
@@ -223,7 +200,7 @@ class ShellSession:
     def _command(self, line: str) -> Output:
         word, _, arg = line.partition(" ")
         name = _resolve(word.lower())
-        handler = {
+        handler: dict[str, Callable[[str], Output]] = {
             ":k": self._set_k,
             ":mode": self._set_mode,
             ":filter": self._set_filter,
@@ -235,29 +212,26 @@ class ShellSession:
             ":answer": self._set_answer,
             ":help": lambda _arg: Help(),
             ":quit": lambda _arg: Quit(),
-        }[name]
-        return handler(arg.strip())
+        }
+        return handler[name](arg.strip())
 
     def _set_k(self, arg: str) -> Output:
         self.k = _number(arg, ":k N", 1, MAX_K)
         return Note(f"k = {self.k}")
 
     def _set_mode(self, arg: str) -> Output:
-        modes = tuple(self.searcher.modes) if self.searcher else ()
+        modes = tuple(self.index.modes)
         if arg not in modes:
             return Problem(f"use :mode {'|'.join(modes)} (now {self._mode_label()})")
         self.mode = arg
         return Note(f"mode = {arg}")
 
     def _mode_label(self) -> str:
-        from kbcli.settings import resolve
-
-        return self.mode or resolve().search.mode
+        return self.mode or self.kb.settings.search.mode
 
     def _set_filter(self, arg: str) -> Output:
-        if not arg:
-            return Note(f"filter = {self.filter or 'off'}")
-        self.filter = None if arg.lower() == "off" else arg
+        if arg:
+            self.filter = None if arg.lower() == "off" else arg
         return Note(f"filter = {self.filter or 'off'}")
 
     def _set_json(self, arg: str) -> Output:
@@ -265,24 +239,28 @@ class ShellSession:
         return Note(f"json = {'on' if self.as_json else 'off'}")
 
     def _set_answer(self, arg: str) -> Output:
+        """As `query --answer`: with no LLM configured, a hint, and the passages only."""
         wanted = _on_off(arg, ":answer on|off", self.answer)
+        hint = ""
         if wanted and self._answerer is None:
-            self._answerer = answer_backend()
+            config = resolve_config(self.kb.settings.llm)
+            if config is None:
+                hint = f" ({CONFIGURE_HINT})"
+            else:
+                self._answerer = Answerer(config)
         self.answer = wanted
-        return Note(f"answer = {'on' if wanted else 'off'}")
+        return Note(f"answer = {'on' if wanted else 'off'}{hint}")
 
     def _set_index(self, arg: str) -> Output:
         if not arg:
             names = ", ".join(self.kb.names()) or "none"
             return Note(f"searching {self.name!r}; indexes: {names}")
-        self._switch(arg)
+        self.index.switch(arg)
+        self.last = None
         return Note(f"now searching {arg!r}")
 
     def _info(self, arg: str) -> Output:
-        data = self.kb.info(self.name)
-        data.pop("files_detail", None)
-        data["shell"] = self.settings()
-        return Info(data)
+        return Info(self.kb.info(self.name), self.settings())
 
     def _hit(self, arg: str) -> Hit:
         if self.last is None:
@@ -297,29 +275,13 @@ class ShellSession:
         first_arg, _, span_arg = arg.partition(" ")
         hit = self._hit(first_arg)
         span = _number(span_arg.strip(), f":more N [CHUNKS], CHUNKS 1-{MAX_CONTEXT_CHUNKS}", 1, MAX_CONTEXT_CHUNKS) if span_arg.strip() else 1
-        assert self.searcher is not None and self.last is not None
-        first, last = hit.seqs[0], hit.seqs[-1]
-        before_seqs = list(range(max(0, first - span), first))
-        after_seqs = list(range(last + 1, last + 1 + span))
-        texts = self.searcher.reader.neighbours(hit.file_id, [*before_seqs, *hit.seqs, *after_seqs])
-        if len(hit.seqs) == 1 and texts.get(first) != hit.text:
-            raise UsageError(f"{hit.relative} changed in the index since this answer: ask again")
-        before = _join([texts[s] for s in before_seqs if s in texts])
-        after = _join([texts[s] for s in after_seqs if s in texts])
-        return Context(hit, _trim_tail_overlap(before, hit.text), _trim_head_overlap(hit.text, after), self.last.query)
+        assert self.last is not None
+        around = self.index.around(hit, span)
+        return Context(hit, around.before, around.after, self.last.query)
 
     def _open(self, arg: str) -> Output:
         hit = self._hit(arg)
         return Open(hit, f"{hit.file}#page={hit.page}" if hit.page else hit.file)
-
-
-def _one_search_thread() -> None:
-    """One query at a time: FAISS's OpenMP threads cost more in wake-up and contention with the
-    model's threads than they save. With `Embedder(spin=False)`, on 2 cores, p50 went from 44 to
-    10 ms on a busy machine and from 9-16 to 8 ms on a quiet one (financebench, 9k chunks)."""
-    import faiss
-
-    faiss.omp_set_num_threads(1)
 
 
 def _resolve(word: str) -> str:
@@ -359,33 +321,6 @@ def _on_off(arg: str, usage: str, current: bool) -> bool:
 def matches_glob(hit: Hit, glob: str) -> bool:
     """The --include/--exclude rule of `kbcli index`, plus the absolute path."""
     return any(fnmatch.fnmatch(candidate, glob) for candidate in (hit.relative, hit.relative.rsplit("/", 1)[-1], hit.file))
-
-
-def _join(texts: list[str]) -> str:
-    joined = ""
-    for text in texts:
-        joined = joined + text[overlap(joined, text):] if joined else text
-    return joined
-
-
-def _trim_tail_overlap(before: str, text: str) -> str:
-    """`before` without its end where the hit's own text starts again."""
-    size = overlap(before, text)
-    return before[:-size].rstrip() if size else before
-
-
-def _trim_head_overlap(text: str, after: str) -> str:
-    return after[overlap(text, after):].lstrip()
-
-
-def answer_backend() -> Callable[[str, list[Hit]], str]:
-    """The configured LLM's `answer(question, hits)`; a UsageError when none is configured."""
-    from kbcli.answer import Answerer, resolve_config
-
-    config = resolve_config()
-    if config is None:
-        raise UsageError("no LLM is configured: see the README section on LLM answers")
-    return Answerer(config).answer
 
 
 def completions(text: str, index_names: Callable[[], Iterable[str]]) -> list[tuple[str, int, str]]:

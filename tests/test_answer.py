@@ -21,18 +21,11 @@ from typing import Any, Iterator
 import pytest
 
 from conftest import ROOT
-from kbcli.answer import (
-    NOT_IN_PASSAGES,
-    LlmConfig,
-    LlmConfigError,
-    build_messages,
-    cited_numbers,
-    resolve_config,
-    system_prompt,
-)
-from kbcli.config import kbcli_home
+from kbcli.answer import LlmConfig, LlmConfigError, resolve_config
 from kbcli.kb import KnowledgeBase
+from kbcli.prompt import NOT_IN_PASSAGES, build_messages, cited_numbers, system_prompt
 from kbcli.search import Hit
+from kbcli.settings import from_mapping, resolve
 from kbcli.shell import Answer, Note, ShellSession
 
 QUESTION = "How much notice is needed to terminate the agreement for convenience?"
@@ -410,18 +403,22 @@ def test_cited_numbers() -> None:
     assert cited_numbers("see [2-999999]", 3) == [2]
 
 
+def _llm(env: dict[str, str]):
+    return from_mapping(env, home=Path("/nonexistent")).llm
+
+
 def test_config_precedence_and_urls() -> None:
     env = {"KBCLI_LLM_PROVIDER": "ollama", "KBCLI_LLM_MODEL": "llama3.1", "KBCLI_LLM_TIMEOUT": "5"}
-    assert resolve_config(env=env) == LlmConfig("ollama", "llama3.1", "http://localhost:11434", None, 5.0)
-    assert resolve_config(env={**env, "KBCLI_LLM_BASE_URL": "http://box:11434/v1/"}).base_url == "http://box:11434"
-    assert resolve_config(model="qwen", env=env).model == "qwen"
-    local = resolve_config("openai-compatible", "m", "http://127.0.0.1:8080", env={})
+    assert resolve_config(_llm(env)) == LlmConfig("ollama", "llama3.1", "http://localhost:11434", None, 5.0)
+    assert resolve_config(_llm({**env, "KBCLI_LLM_BASE_URL": "http://box:11434/v1/"})).base_url == "http://box:11434"
+    assert resolve_config(_llm(env), model="qwen").model == "qwen"
+    local = resolve_config(_llm({}), "openai-compatible", "m", "http://127.0.0.1:8080")
     assert local.base_url == "http://127.0.0.1:8080/v1"
-    assert resolve_config(env={}) is None and resolve_config(env={"KBCLI_LLM_MODEL": "m"}) is None
+    assert resolve_config(_llm({})) is None and resolve_config(_llm({"KBCLI_LLM_MODEL": "m"})) is None
     for bad in ({**env, "KBCLI_LLM_TIMEOUT": "soon"}, {**env, "KBCLI_LLM_BASE_URL": "localhost:11434"},
                 {"KBCLI_LLM_PROVIDER": "openai-compatible", "KBCLI_LLM_MODEL": "m"}):
         with pytest.raises(LlmConfigError):
-            resolve_config(env=bad)
+            resolve_config(_llm(bad))
 
 
 def test_prompt_fences_and_neutralises_document_text() -> None:
@@ -440,7 +437,7 @@ def test_prompt_fences_and_neutralises_document_text() -> None:
 
 
 def test_only_the_top_passages_are_sent() -> None:
-    from kbcli.answer import MAX_PASSAGES, passages_sent
+    from kbcli.prompt import MAX_PASSAGES, passages_sent
 
     hits = [_hit(rank, f"text {rank}") for rank in range(1, 16)]
     user = build_messages("q", hits)[1]["content"]
@@ -473,7 +470,7 @@ def test_every_llm_setting_is_documented() -> None:
 # -- in the shell -----------------------------------------------------------------------------------
 def test_shell_answer_mode_answers_and_survives_a_dead_server(sample_index, llm_server, monkeypatch) -> None:
     _use(monkeypatch, llm_server)
-    session = ShellSession(KnowledgeBase(kbcli_home()), sample_index, k=3)
+    session = ShellSession(KnowledgeBase(resolve()), sample_index, k=3)
     try:
         assert session.handle(":answer on") == Note("answer = on")
         out = session.handle(QUESTION)

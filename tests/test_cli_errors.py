@@ -84,3 +84,20 @@ def test_index_of_another_format_is_listed_refused_and_removable(cli: Cli, kbcli
         _one_line_error(cli(*args, code=1), "built by another kbcli version", "kbcli remove old --yes")
     cli("remove", "old", "--yes")
     assert not folder.exists() and cli.json("list", "--json")["indexes"] == []
+
+
+def test_a_damaged_index_is_listed_with_its_status_beside_healthy_ones(cli: Cli, kbcli_home: Path) -> None:
+    from kbcli.store import Manifest, create_index
+
+    for name in ("broken", "fine"):
+        create_index(kbcli_home / "indexes" / name, Manifest(
+            name=name, model="m", precision="fp32", dimension=384, token_limit=256, chunking={}, kbcli_version="0",
+        ))
+    (kbcli_home / "indexes" / "broken" / "index.sqlite").write_bytes(b"not a database at all" * 100)
+    listed = {i["name"]: i for i in cli.json("list", "--json")["indexes"]}
+    assert listed["fine"]["status"] == "ok" and listed["fine"]["chunks"] == 0 and "problem" not in listed["fine"]
+    assert listed["broken"]["status"] == "damaged" and "kbcli remove broken --yes" in listed["broken"]["problem"]
+    table = cli("list").stdout
+    assert "damaged" in table and "fine" in table
+    cli("remove", "broken", "--yes")
+    assert [i["name"] for i in cli.json("list", "--json")["indexes"]] == ["fine"]

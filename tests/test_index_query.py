@@ -103,3 +103,20 @@ def test_indexing_again_changes_nothing(cli: Cli, sample_index: str) -> None:
     summary = cli.json("refresh", sample_index, "--json")
     assert summary["added"] == summary["modified"] == summary["removed"] == summary["chunks_added"] == 0
     assert summary["unchanged"] == summary["files"] >= 6
+
+
+def test_the_summary_counts_the_chunks_in_the_whole_index(cli: Cli, tmp_path: Path) -> None:
+    import re
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "harbor.txt").write_text("The harbor master logs every vessel arriving after sunset.\n")
+    (tmp_path / "b" / "zebra.txt").write_text("The zebra crossing near the office is repainted every April.\n")
+    totals = []
+    for folder in ("a", "b"):
+        out = cli("index", tmp_path / folder, "--name", "s").stdout
+        found = re.search(r"chunks in index\W+(\d+)", out)
+        assert found, out
+        totals.append(int(found.group(1)))
+    assert totals[0] > 0 and totals[1] > totals[0]
+    assert totals[1] == cli.json("info", "s", "--json")["chunks"]

@@ -287,10 +287,11 @@ QUESTION = "How do I descale the espresso machine?"
 
 def test_reembed_swaps_in_the_new_model_while_an_open_reader_keeps_the_old(cli: Cli, kbcli_home: Path) -> None:
     from kbcli.kb import KnowledgeBase
+    from kbcli.settings import resolve
 
     cli("index", ESPRESSO, SAMPLE_DOCS / "brightwater_employee_handbook_2024.docx", "--name", "r")
     chunks = cli.json("info", "r", "--json")["chunks"]
-    opened = KnowledgeBase(kbcli_home).searcher("r")  # before: answers with minilm throughout
+    opened = KnowledgeBase(resolve()).searcher("r")  # before: answers with minilm throughout
     before = [h.chunk_id for h in opened.search(QUESTION, 3).hits]
     result = cli.json("reembed", "r", "--model", "e5-small", "--json")
     assert (result["chunks"], result["from"], result["to"]) == (chunks, "minilm", "e5-small")
@@ -302,7 +303,7 @@ def test_reembed_swaps_in_the_new_model_while_an_open_reader_keeps_the_old(cli: 
     assert info["chunks"] == info["vectors"] == chunks and info["generation"] == result["generation"]
     hits = cli.json("query", "r", "咖啡机怎么除垢？", "--json", "-k", "1")["hits"]  # e5's vectors now
     assert Path(hits[0]["file"]).name == ESPRESSO.name, hits
-    _assert_stored_vector_is_e5s(KnowledgeBase(kbcli_home), "r")
+    _assert_stored_vector_is_e5s(KnowledgeBase(resolve()), "r")
     assert not (kbcli_home / ".reembed" / "r").exists()
     cli("refresh", "r")  # the new index is a normal one
 

@@ -1,3 +1,4 @@
+import shutil
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,49 @@ def test_unreadable_files_fail_with_a_reason(path: Path, reason: str) -> None:
     with pytest.raises(FileFailure) as info:
         read_document(path)
     assert info.value.reason == reason
+
+
+def test_tesseract_folder_comes_from_read_options_not_the_environment(tmp_path: Path, monkeypatch) -> None:
+    from kbcli.readers import ReadOptions
+
+    monkeypatch.delenv("KBCLI_TESSDATA", raising=False)
+    scan = PDF / "scan_huckfinn_p22_publicdomain.pdf"
+    with pytest.raises(FileFailure) as info:  # a folder without language data: OCR unavailable
+        read_document(scan, ReadOptions(tessdata=str(tmp_path), ocr_languages="eng"))
+    assert info.value.reason == NO_TEXT and "OCR unavailable" in info.value.detail
+
+
+def _word97_file(path: Path) -> Path:
+    """A minimal Compound File (CFB v3) holding one 'WordDocument' stream: what a Word 97-2003
+    file looks like to a reader, enough to be recognised (not to be converted)."""
+    import struct
+
+    end, free, fat_sector, none = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD, 0xFFFFFFFF
+    header = struct.pack(
+        "<8s16sHHHHH6sIIIIIIIII", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", bytes(16), 0x3E, 3, 0xFFFE, 9, 6,
+        bytes(6), 0, 1, 1, 0, 4096, end, 0, end, 0,
+    ) + struct.pack("<109I", 0, *[free] * 108)
+    fat = struct.pack("<128I", fat_sector, end, 3, 4, 5, 6, 7, 8, 9, end, *[free] * 118)
+
+    def entry(name: str, kind: int, child: int, start: int, size: int) -> bytes:
+        encoded = (name + "\0").encode("utf-16-le") if name else b""
+        return struct.pack("<64sHBBIII16sIQQIQ", encoded, len(encoded), kind, 1, none, none, child, bytes(16), 0, 0, 0, start, size)
+
+    directory = entry("Root Entry", 5, 1, end, 0) + entry("WordDocument", 2, none, 2, 4096) + entry("", 0, none, 0, 0) * 2
+    path.write_bytes(header + fat + directory + bytes(4096))
+    return path
+
+
+def test_a_word97_file_named_docx_is_sent_to_conversion_not_misread(tmp_path: Path) -> None:
+    from kbcli.readers import UNSUPPORTED, ReadOptions
+
+    path = _word97_file(tmp_path / "old-memo.docx")
+    with pytest.raises(FileFailure) as info:
+        read_document(path)
+    assert info.value.reason == UNSUPPORTED and "--convert-legacy" in info.value.detail
+    with pytest.raises(FileFailure) as info:  # with --convert-legacy it goes to LibreOffice
+        read_document(path, ReadOptions(convert_legacy=True, timeout=60))
+    if shutil.which("soffice") is None and shutil.which("libreoffice") is None:
+        assert info.value.reason == UNSUPPORTED and "LibreOffice (soffice) is not installed" in info.value.detail
+    else:
+        assert info.value.reason != UNSUPPORTED  # LibreOffice tried (and failed on the empty stream)

@@ -15,8 +15,8 @@ import pexpect
 import pytest
 
 from conftest import ROOT, SAMPLE_DOCS, Cli, word_file
-from kbcli.config import kbcli_home
 from kbcli.kb import KnowledgeBase
+from kbcli.settings import resolve
 from kbcli.shell import Answer, Context, Help, Note, Open, Problem, Quit, ShellSession, completions
 
 DESCALE = "How do I descale the espresso machine?"
@@ -207,7 +207,7 @@ def test_unknown_index_is_one_line_error() -> None:
 # -- the session itself ---------------------------------------------------------------------------------
 @pytest.fixture
 def session(sample_index: str):
-    shell = ShellSession(KnowledgeBase(kbcli_home()), sample_index, k=3)
+    shell = ShellSession(KnowledgeBase(resolve()), sample_index, k=3)
     yield shell
     shell.close()
 
@@ -274,18 +274,22 @@ def test_mode_switches_the_search_and_answer_needs_a_configured_llm(session: She
     assert isinstance(out, Problem) and "hybrid|vector|keyword" in out.text
     for name in [n for n in os.environ if n.startswith("KBCLI_LLM_")]:
         monkeypatch.delenv(name)
+    session.kb = KnowledgeBase(resolve())  # the settings as they are now, without an LLM
+    # As `query --answer`: a hint, and the passages only (no answer, nothing cited).
     out = session.handle(":answer on")
-    assert isinstance(out, Problem) and "no LLM is configured" in out.text and not session.answer
+    assert isinstance(out, Note) and "no LLM configured" in out.text and session.answer
+    answered = session.handle("E03")
+    assert answered.result.hits and answered.text is None and answered.answered.cited == []
 
 
 def test_switching_index_keeps_the_model_loaded(cli: Cli) -> None:
     cli("index", SAMPLE_DOCS / "kestrel_managed_it_services_agreement.docx", "--name", "one", "--json")
     cli("index", SAMPLE_DOCS / "brightwater_employee_handbook_2024.docx", "--name", "other", "--json")
-    session = ShellSession(KnowledgeBase(kbcli_home()), "one")
+    session = ShellSession(KnowledgeBase(resolve()), "one")
     try:
-        embedder = session.searcher.embedder
+        embedder = session.index.embedder
         assert session.handle(":index other") == Note("now searching 'other'")
-        assert session.searcher.embedder is embedder and session.name == "other"
+        assert session.index.embedder is embedder and session.name == "other"
         assert {Path(h.file).name for h in _hits(session.handle("sick leave"))} == {"brightwater_employee_handbook_2024.docx"}
         cli("remove", "other", "--yes")
         gone = session.handle("sick leave")
@@ -293,7 +297,7 @@ def test_switching_index_keeps_the_model_loaded(cli: Cli) -> None:
         # built again under the same name: a new database file, reopened without a restart
         cli("index", SAMPLE_DOCS / "meridian_corporate_travel_policy.docx", "--name", "other", "--json")
         assert {Path(h.file).name for h in _hits(session.handle("hotel"))} == {"meridian_corporate_travel_policy.docx"}
-        assert session.searcher.embedder is embedder
+        assert session.index.embedder is embedder
     finally:
         session.close()
 

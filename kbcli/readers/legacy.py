@@ -1,7 +1,8 @@
 """Legacy word-processor files (.doc, .rtf, .odt) converted to .docx by LibreOffice, headless.
 
 Only with --convert-legacy and when LibreOffice is installed; otherwise such files are reported as
-"unsupported format", never skipped in silence.
+"unsupported format", never skipped in silence. This module only converts: kbcli.readers.dispatch
+hands the result to the DOCX reader.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from kbcli.readers import DAMAGED, TIMED_OUT, UNREADABLE, UNSUPPORTED, Document, FileFailure, ReadOptions
+from kbcli.readers.types import DAMAGED, TIMED_OUT, UNREADABLE, UNSUPPORTED, FileFailure, ReadOptions
 
 
 def find_soffice() -> str | None:
@@ -63,10 +64,3 @@ def convert_to_docx(path: Path, options: ReadOptions) -> bytes:
             raise FileFailure(DAMAGED, "LibreOffice could not convert it" + (f" ({message[-1]})" if message else ""))
         return converted.read_bytes()
 
-
-def read_legacy(path: Path, options: ReadOptions) -> Document:
-    import io
-
-    from kbcli.readers.docx import read_docx_bytes
-
-    return read_docx_bytes(path, io.BytesIO(convert_to_docx(path, options)), options)

@@ -9,12 +9,13 @@ it runs the same engine but MuPDF merges lines across columns (CER 0.38 on the s
 from __future__ import annotations
 
 import glob
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from kbcli.settings import child_environment
 
 MISSING_HINT = "install Tesseract, e.g. apt-get install tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim"
 _DEBIAN_PATHS = ("/usr/share/tesseract-ocr/*/tessdata", "/usr/share/tessdata", "/usr/local/share/tessdata")
@@ -28,7 +29,7 @@ class TesseractSetup:
 
 
 def _candidate_dirs(explicit: str | None, prefix: str | None) -> list[str]:
-    if explicit:  # $KBCLI_TESSDATA: only there (a folder without language data: OCR unavailable)
+    if explicit:  # ReadOptions.tessdata: only there (a folder without language data: OCR unavailable)
         return [explicit]
     found = [prefix] if prefix else []
     for pattern in _DEBIAN_PATHS:
@@ -42,10 +43,12 @@ def _candidate_dirs(explicit: str | None, prefix: str | None) -> list[str]:
     return found
 
 
-def find_tesseract(wanted: str) -> TesseractSetup | None:
+def find_tesseract(wanted: str, tessdata: str | None = None, tessdata_prefix: str | None = None) -> TesseractSetup | None:
     """The tessdata folder and the subset of `wanted` ('eng+chi_sim') installed there, or None
-    when no wanted language is installed (OCR is then unavailable and reported as such)."""
-    return _find(wanted, os.environ.get("KBCLI_TESSDATA"), os.environ.get("TESSDATA_PREFIX"))
+    when no wanted language is installed (OCR is then unavailable and reported as such).
+    `tessdata`: the only folder to look in; `tessdata_prefix`: looked in before Debian's folders
+    (ReadOptions carries both, from $KBCLI_TESSDATA and $TESSDATA_PREFIX via kbcli.settings)."""
+    return _find(wanted, tessdata, tessdata_prefix)
 
 
 @lru_cache(maxsize=8)
@@ -69,7 +72,9 @@ def recognise(page, setup: TesseractSetup, dpi: int, timeout: float) -> str:
     import pymupdf
 
     png = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, alpha=False).tobytes("png")
-    env = {**os.environ, "TESSDATA_PREFIX": setup.tessdata, "OMP_THREAD_LIMIT": "1"}  # threads only add overhead here
+    # The process environment (kbcli.settings hands it over), pointed at the chosen folder;
+    # one thread: more only add overhead on single pages.
+    env = {**child_environment(), "TESSDATA_PREFIX": setup.tessdata, "OMP_THREAD_LIMIT": "1"}
     try:
         done = subprocess.run(
             [setup.program, "stdin", "stdout", "-l", setup.languages, "--dpi", str(dpi)],

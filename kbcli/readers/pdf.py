@@ -10,7 +10,9 @@ import math
 import unicodedata
 from pathlib import Path
 
-from kbcli.readers import (
+from kbcli.readers import ocr as ocr_support
+from kbcli.readers.normalize import clean_text, fallback_title
+from kbcli.readers.types import (
     DAMAGED,
     ENCRYPTED,
     NO_TEXT,
@@ -20,10 +22,7 @@ from kbcli.readers import (
     FileFailure,
     ReadOptions,
     Section,
-    clean_text,
-    fallback_title,
 )
-from kbcli.readers import ocr as ocr_support
 
 # A text layer shorter than this (CJK characters count 3) is not a page's real text: a scan with a
 # page number, or a stray mark. Such pages are OCR'd in auto mode when they show anything at all.
@@ -130,7 +129,7 @@ class _Ocr:
 
     def __init__(self, options: ReadOptions) -> None:
         self.options = options
-        self.setup = ocr_support.find_tesseract(options.ocr_languages) if options.ocr != "off" else None
+        self.setup = ocr_support.find_tesseract(options.ocr_languages, options.tessdata, options.tessdata_prefix) if options.ocr != "off" else None
         self.unavailable: list[int] = []
         self.too_large: list[tuple[int, str]] = []
         self.failed: list[tuple[int, str]] = []

@@ -6,7 +6,8 @@ import codecs
 import re
 from pathlib import Path
 
-from kbcli.readers import NO_TEXT, UNREADABLE, UNSUPPORTED, Document, FileFailure, Section, clean_text, fallback_title
+from kbcli.readers.normalize import clean_text, fallback_title
+from kbcli.readers.types import NO_TEXT, UNREADABLE, UNSUPPORTED, Document, FileFailure, Section
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")

@@ -9,63 +9,67 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING, Any, Iterable
 
+from rich.table import Table
+from rich.text import Text
+
+from kbcli.cli.output import Output as OutputEnv
+from kbcli.cli.views import render_info
+from kbcli.render import render_context, render_outcome
+from kbcli.session import Around
+from kbcli.shapes import answer_json, context_json, open_json, shell_info_json
 from kbcli.shell import Answer, Context, Help, Info, Note, Open, Output, Problem, Quit, ShellSession, completions
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 
-def render_output(out: Output, console: "Console", err: "Console", as_json: bool, script: bool) -> None:
+def render_output(out: Output, env: OutputEnv, as_json: bool, script: bool) -> None:
     """Show what a line produced. In script mode stdout carries answers only; notes go to stderr."""
-    from rich.table import Table
-    from rich.text import Text
-
-    from kbcli.render import print_json, render_context, render_info, render_result
-
-    notes = err if script else console
+    console, err = env.out, env.err
     if isinstance(out, Answer):
-        if as_json:
-            data = {**out.result.to_json(), "seconds": out.result.seconds}
-            if out.text is not None:
-                data["answer"] = out.text
-            print_json(data)
-        else:
-            if out.text is not None:
-                from rich.panel import Panel
-
-                console.print(Panel(Text(out.text), title="answer", title_align="left", border_style="green"))
-            render_result(console, out.result, show_query=script)
-        if out.failure is not None:
-            err.print(Text(f"error: {out.failure}", style="red"), soft_wrap=True)
+        _render_answer(out, env, as_json, script)
     elif isinstance(out, Context):
         if as_json:
-            hit = out.hit.to_json()
-            print_json({**hit, "before": out.before, "after": out.after})
+            env.json(context_json(out.hit, Around(out.before, out.after)))
         else:
             render_context(console, out.hit, out.before, out.after, out.query)
     elif isinstance(out, Open):
         if as_json:
-            print_json({"open": out.target, "file": out.hit.file, "page": out.hit.page})
+            env.json(open_json(out.hit, out.target))
         else:
             console.print(out.target, markup=False, highlight=False, soft_wrap=True)
     elif isinstance(out, Info):
         if as_json:
-            print_json(out.data, pretty=not script)
+            env.json(shell_info_json(out.info, out.shell), pretty=not script)
         else:
-            render_info(console, out.data)
-            settings = ", ".join(f"{k}={_show(v)}" for k, v in out.data["shell"].items())
-            console.print(Text(f"shell: {settings}"))
+            render_info(console, out.info)
+            console.print(Text("shell: " + ", ".join(f"{k}={_show(v)}" for k, v in out.shell.items())))
     elif isinstance(out, Help):
-        table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
-        for command in out.commands:
-            table.add_row(Text(f"{command.name} {command.args}".strip(), style="bold"), Text(command.help))
-        notes.print(Text("Type a question, or a command:"))
-        notes.print(table)
-        notes.print(Text("Ctrl-C abandons the line or a running search; Tab completes commands."))
+        _render_help(err if script else console, out)
     elif isinstance(out, Note):
-        notes.print(Text(out.text, style="dim" if not script else ""), soft_wrap=True)
+        (err if script else console).print(Text(out.text, style="dim" if not script else ""), soft_wrap=True)
     elif isinstance(out, Problem):
         err.print(Text(f"error: {out.text}", style="red"), soft_wrap=True)
+
+
+def _render_answer(out: Answer, env: OutputEnv, as_json: bool, script: bool) -> None:
+    """The same outcome as `kbcli query`: one renderer, one JSON shape."""
+    if as_json:
+        answered = out.answered
+        env.json(answer_json(out.result, answered))
+    else:
+        answered = render_outcome(env.out, out.result, out.answering, show_query=script)
+    if answered is not None and answered.failure is not None:
+        env.err.print(Text(f"error: {answered.failure}", style="red"), soft_wrap=True)
+
+
+def _render_help(console: "Console", out: Help) -> None:
+    table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
+    for command in out.commands:
+        table.add_row(Text(f"{command.name} {command.args}".strip(), style="bold"), Text(command.help))
+    console.print(Text("Type a question, or a command:"))
+    console.print(table)
+    console.print(Text("Ctrl-C abandons the line or a running search; Tab completes commands."))
 
 
 def _show(value: Any) -> str:
@@ -74,7 +78,7 @@ def _show(value: Any) -> str:
     return "off" if value is None else str(value)
 
 
-def run_script(session: ShellSession, lines: Iterable[str], console: "Console", err: "Console") -> int:
+def run_script(session: ShellSession, lines: Iterable[str], env: OutputEnv) -> int:
     """stdin is not a terminal: one question or command a line, no prompt. Exit 1 if any failed."""
     failed = 0
     for line in lines:
@@ -84,18 +88,17 @@ def run_script(session: ShellSession, lines: Iterable[str], console: "Console", 
         if isinstance(out, Problem):
             failed += 1
         if out is not None:
-            render_output(out, console, err, session.as_json, script=True)
+            render_output(out, env, session.as_json, script=True)
     return 1 if failed else 0
 
 
-def run_terminal(session: ShellSession, console: "Console", err: "Console", debug: bool = False) -> int:
+def run_terminal(session: ShellSession, env: OutputEnv, debug: bool = False) -> int:
     """The interactive loop: Ctrl-C abandons the line or the running search, Ctrl-D leaves."""
-    from rich.text import Text
-
-    stats = session.searcher.reader.stats() if session.searcher else {}
+    console, err = env.out, env.err
+    stats = session.index.stats()
     err.print(
         Text(
-            f"kbcli shell · index {session.name!r} · {stats.get('files_ok', 0)} files, {stats.get('chunks', 0)} chunks"
+            f"kbcli shell · index {session.name!r} · {stats.files_ok} files, {stats.chunks} chunks"
             " · :help for commands, Ctrl-D to leave",
             style="dim",
         )
@@ -115,7 +118,7 @@ def run_terminal(session: ShellSession, console: "Console", err: "Console", debu
             if isinstance(out, Quit):
                 return 0
             if out is not None:
-                render_output(out, console, err, session.as_json, script=False)
+                render_output(out, env, session.as_json, script=False)
             if isinstance(out, Open):
                 _launch_viewer(out.hit.file, console, err)
         except KeyboardInterrupt:

@@ -1,0 +1,107 @@
+"""The command line: parse arguments, call the core, render. Nothing here knows FAISS or SQL.
+
+The root callback resolves the settings once (command line, environment, `.env`) and sets up the
+one `Output`; each command module takes them from there (`kbcli.cli.invocation.current`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
+
+from kbcli import __version__
+from kbcli.cli import evaluating, indexing, managing, modelling, querying
+from kbcli.cli.invocation import Invocation
+from kbcli.cli.output import Output
+from kbcli.errors import ExitCode, KbError
+from kbcli.settings import resolve
+
+
+class _Group(TyperGroup):
+    """The one place where domain errors become a one-line message and an exit code."""
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except KbError as err:
+            _fail(str(err), err.exit_code)
+        except (TyperException, typer.Exit, typer.Abort):
+            raise
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except Exception as err:
+            if ctx.params.get("debug"):
+                raise
+            _fail(f"unexpected {type(err).__name__}: {err} (run with --debug for the traceback)", ExitCode.ERROR)
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"kbcli: error: {message}", err=True)
+    raise typer.Exit(int(code))
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="kbcli",
+    help=(
+        "Private, offline search over your PDFs and Word files.\n\n"
+        "Index folders once, then ask questions and get back the passages that answer them, "
+        "with file, page and section. Nothing leaves this machine.\n\n"
+        "Start with:  kbcli index ~/Documents/reports --name reports\n\n"
+        "Then:        kbcli query reports \"What was revenue in 2023?\""
+    ),
+    rich_markup_mode="rich",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"kbcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: Annotated[
+        Optional[Path],
+        typer.Option("--home", metavar="DIR", help="Where indexes live (default: $KBCLI_HOME, else your user data folder)."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    os.umask(0o077)  # indexes, caches, history and logs hold private text: owner-only files
+    ctx.obj = Invocation(resolve(home=home, debug=debug), Output())
+
+
+app.command()(indexing.index)
+app.command()(indexing.refresh)
+app.command()(indexing.watch)
+app.command()(querying.query)
+app.command()(querying.shell)
+app.command("list")(managing.list_indexes)
+app.command()(managing.info)
+app.command()(managing.sources)
+app.command()(managing.remove)
+app.command()(managing.export)
+app.command()(modelling.models)
+app.command()(modelling.reembed)
+app.command("eval")(evaluating.eval_questions)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
