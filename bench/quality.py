@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
 """Retrieval-quality benchmark for kbcli, run through the real command line.
 
-Builds (or reuses) one index per evaluation set in an isolated KBCLI_HOME, asks every question in
-one batch call (`kbcli query NAME --from-file FILE --json --top-k K`), and scores the hits:
+Builds (or reuses) one index per corpus in an isolated KBCLI_HOME and scores each question set
+with `kbcli eval NAME QUESTIONS.jsonl --json --top-k K` (kbcli/evaluate.py does the scoring):
 
-  financebench  page recall@1/5/10 (file name AND 1-based page match an evidence item),
-                document recall@1/5/10 (file name is the question's document), MRR@10 on pages
-  cmrc          hit@1/5/10 and MRR@10 at the document level (file name in gold_docs)
+  financebench     FinanceBench questions on 19 SEC filings: page recall@1/5/10 (file name AND
+                   1-based page match an evidence item), document recall@1/5/10, MRR@10, nDCG@10
+  financebench_zh  the same questions in Chinese, on the same index (cross-lingual)
+  cmrc             CMRC2018 Chinese questions: hit@1/5/10, MRR@10, nDCG@10 by document (gold_docs)
+  cmrc_para        100 of them reworded to avoid the document's words, on the same index
 
 A question counts once per metric however many of its hits match (hits may repeat a page).
+A kbcli without `eval` (an older one, for a baseline) is asked in one batch call instead
+(`kbcli query NAME --from-file FILE --json`) and its hits are scored by the same code.
 
-    .venv/bin/python bench/quality.py --sets financebench --json bench/results/fb.json
-    .venv/bin/python bench/quality.py --sets cmrc --reuse --limit 50
+    .venv/bin/python bench/quality.py --sets financebench,financebench_zh --json bench/results/fb.json
+    .venv/bin/python bench/quality.py --sets cmrc,cmrc_para --reuse --limit 50
 
 Exit code: 0 when every set ran, 1 when the CLI failed or answered with malformed output for
 some set (the reason is printed, and recorded under "error" in the JSON).
@@ -55,49 +59,43 @@ class Question:
 @dataclass
 class EvalSet:
     key: str
-    index_name: str
-    folder: str  # under the eval root
-    corpus: str  # the folder to index, under `folder`
-    scorer: Callable[[Question, list[dict]], dict[str, int | None]]
+    index_name: str  # sets asking about the same documents share one index
+    folder: str  # under the eval root: its questions.jsonl
+    corpus: str  # the folder to index, under the eval root
     metric_names: list[str]
 
     def questions_file(self, eval_root: Path) -> Path:
         return eval_root / self.folder / "questions.jsonl"
 
     def corpus_dir(self, eval_root: Path) -> Path:
-        return eval_root / self.folder / self.corpus
-
-
-def _first_rank(hits: list[dict], match: Callable[[dict], bool]) -> int | None:
-    """1-based position of the first matching hit (position in the list, not the reported rank)."""
-    for position, hit in enumerate(hits, start=1):
-        if match(hit):
-            return position
-    return None
-
-
-def _basename(path: Any) -> str:
-    return os.path.basename(str(path or ""))
-
-
-def score_financebench(q: Question, hits: list[dict]) -> dict[str, int | None]:
-    evidence = {(e["doc"], int(e["page_1based"])) for e in q.raw.get("evidence", [])}
-    doc = q.raw["doc"]
-    return {
-        "page": _first_rank(hits, lambda h: (_basename(h.get("file")), h.get("page")) in evidence),
-        "doc": _first_rank(hits, lambda h: _basename(h.get("file")) == doc),
-    }
-
-
-def score_cmrc(q: Question, hits: list[dict]) -> dict[str, int | None]:
-    gold = set(q.raw["gold_docs"])
-    return {"doc": _first_rank(hits, lambda h: _basename(h.get("file")) in gold)}
+        return eval_root / self.corpus
 
 
 SETS: dict[str, EvalSet] = {
-    "financebench": EvalSet("financebench", "bench-financebench", "financebench_dev", "pdfs", score_financebench, ["page", "doc"]),
-    "cmrc": EvalSet("cmrc", "bench-cmrc", "cmrc2018", "docs", score_cmrc, ["doc"]),
+    "financebench": EvalSet("financebench", "bench-financebench", "financebench_dev", "financebench_dev/pdfs", ["page", "doc"]),
+    "financebench_zh": EvalSet("financebench_zh", "bench-financebench", "financebench_dev_zh", "financebench_dev/pdfs", ["page", "doc"]),
+    "cmrc": EvalSet("cmrc", "bench-cmrc", "cmrc2018", "cmrc2018/docs", ["doc"]),
+    "cmrc_para": EvalSet("cmrc_para", "bench-cmrc", "cmrc2018_paraphrase", "cmrc2018/docs", ["doc"]),
 }
+
+
+def _evaluate_module():
+    """kbcli.evaluate: the scoring that `kbcli eval` uses. Read from this tree when the kbcli on
+    the path is an older one without it (a baseline run), so both are scored alike."""
+    try:
+        from kbcli import evaluate
+    except ImportError:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("kbcli_bench_evaluate", ROOT / "kbcli" / "evaluate.py")
+        assert spec is not None and spec.loader is not None
+        evaluate = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = evaluate  # dataclasses look their module up there
+        spec.loader.exec_module(evaluate)
+    return evaluate
+
+
+EVALUATE = _evaluate_module()
 
 
 def one_line(text: str) -> str:
@@ -275,20 +273,44 @@ def check_answers(answers: list[dict], questions: list[Question], top_k: int) ->
                 raise CliError(f"answer {n} ({q.id}) has a hit without 'file': {json.dumps(h, ensure_ascii=False)[:300]}")
 
 
+def run_eval(cli: Kbcli, spec: EvalSet, questions: list[Question], top_k: int, mode: str | None) -> tuple[dict, QueryRun]:
+    """`kbcli eval NAME FILE --json`: the scores of the (possibly --limit-ed) questions."""
+    with tempfile.TemporaryDirectory(prefix="kbcli-bench-") as tmp:
+        qfile = Path(tmp) / "questions.jsonl"
+        qfile.write_text("".join(json.dumps(q.raw, ensure_ascii=False) + "\n" for q in questions), encoding="utf-8")
+        args = ["eval", spec.index_name, str(qfile), "--json", "--top-k", str(top_k), *(["--mode", mode] if mode else [])]
+        started = time.perf_counter()
+        report, proc = cli.json(*args)
+        seconds = time.perf_counter() - started
+    if not isinstance(report, dict) or report.get("questions") != len(questions) or "metrics" not in report:
+        raise CliError(f"`kbcli eval --json` did not report {len(questions)} questions: {proc.stdout[:300]!r}")
+    return report, QueryRun([], seconds, None, proc.stderr)
+
+
+def report_from_hits(spec: EvalSet, questions: list[Question], answers: list[dict], top_k: int, mode: str | None) -> dict:
+    """What `kbcli eval --json` would say, from `kbcli query --from-file --json` answers."""
+    parsed = [EVALUATE.parse_question(q.raw, n) for n, q in enumerate(questions, start=1)]
+    level = "page" if all(p.pages for p in parsed) else "doc"
+    found = [[(str(h.get("file") or ""), h.get("page")) for h in a["hits"]] for a in answers]
+    scores, results = EVALUATE.score(parsed, found, level, top_k)
+    return EVALUATE.EvalReport(spec.index_name, "", level, top_k, mode or "hybrid", scores, results).to_json()
+
+
 # -- metrics --------------------------------------------------------------------------------------
-def metrics_for(spec: EvalSet, questions: list[Question], answers: list[dict], top_k: int) -> tuple[dict, list[dict]]:
-    per_question = []
-    for q, answer in zip(questions, answers):
-        ranks = spec.scorer(q, answer["hits"])
-        per_question.append({"id": q.id, **{f"{k}_rank": v for k, v in ranks.items()}, "hits": len(answer["hits"])})
-    n = len(questions)
+def metrics_for(spec: EvalSet, report: dict, top_k: int) -> tuple[dict, list[dict]]:
+    """An eval report's numbers in this bench's layout: {level}_recall@k, {level}_mrr@10, {level}_ndcg@10."""
+    cut = min(MRR_CUTOFF, top_k)
     metrics: dict[str, float | None] = {}
     for level in spec.metric_names:
-        ranks = [row[f"{level}_rank"] for row in per_question]
+        scores = report["metrics"][level]
         for k in CUTOFFS:
-            metrics[f"{level}_recall@{k}"] = (sum(1 for r in ranks if r is not None and r <= k) / n) if (n and k <= top_k) else None
-        cut = min(MRR_CUTOFF, top_k)
-        metrics[f"{level}_mrr@{MRR_CUTOFF}"] = (sum(1 / r for r in ranks if r is not None and r <= cut) / n) if n else None
+            metrics[f"{level}_recall@{k}"] = scores[f"recall@{k}"]
+        metrics[f"{level}_mrr@{MRR_CUTOFF}"] = scores[f"mrr@{cut}"]
+        metrics[f"{level}_ndcg@{MRR_CUTOFF}"] = scores[f"ndcg@{cut}"]
+    per_question = [
+        {"id": row["id"], **{f"{level}_rank": row.get(f"{level}_rank") for level in spec.metric_names}, "hits": len(row["hits"])}
+        for row in report["per_question"]
+    ]
     return metrics, per_question
 
 
@@ -300,21 +322,30 @@ def run_set(cli: Kbcli, spec: EvalSet, args, log: Callable[[str], None]) -> dict
     try:
         questions = load_questions(qpath, args.limit)
         result["questions"] = len(questions)
-        result["index_build"] = build_index(cli, spec, corpus, args.reuse, log, args.precision)
+        if spec.index_name in args.built:  # another set of this run asks about the same documents
+            result["index_build"] = {"reused": True, "shared_with": args.built[spec.index_name], "seconds": None, "summary": None, "exit_code": None}
+        else:
+            result["index_build"] = build_index(cli, spec, corpus, args.reuse, log, args.precision)
+            args.built[spec.index_name] = spec.key
         info, _ = cli.json("info", spec.index_name, "--json")
         manifest = info.get("manifest", {})
         result["manifest"] = manifest
         result["index_stats"] = {k: info.get(k) for k in ("files", "files_ok", "files_failed", "pages", "chunks", "vectors", "disk_bytes")}
         result["failed_files"] = info.get("failed", [])
         log(f"[{spec.key}] asking {len(questions)} questions (top-k {args.top_k}{', mode ' + args.mode if args.mode else ''}) ...")
-        run = run_queries(cli, spec, questions, args.top_k, args.mode)
+        if args.has_eval:
+            report, run = run_eval(cli, spec, questions, args.top_k, args.mode)
+        else:
+            run = run_queries(cli, spec, questions, args.top_k, args.mode)
+            report = report_from_hits(spec, questions, run.answers, args.top_k, args.mode)
         n = len(questions)
         result["query"] = {
+            "command": "eval" if args.has_eval else "query --from-file",
             "seconds_total": round(run.seconds, 3),
             "seconds_per_question": round(run.seconds / n, 4) if n else None,
             "seconds_to_first_answer": round(run.first_seconds, 3) if run.first_seconds is not None else None,
         }
-        metrics, per_question = metrics_for(spec, questions, run.answers, args.top_k)
+        metrics, per_question = metrics_for(spec, report, args.top_k)
         result["metrics"] = metrics
         result["per_question"] = per_question
         log(f"[{spec.key}] done in {run.seconds:.1f} s")
@@ -337,6 +368,12 @@ def _fmt(value: Any, kind: str = "") -> str:
             return f"{1000 * value:.0f} ms"
         return f"{value:.2f} s" if value < 100 else f"{value:.0f} s"
     return str(value)
+
+
+def _index_seconds(build: dict) -> str:
+    if build.get("shared_with"):
+        return f"= {build['shared_with']}"
+    return "reused" if build["reused"] else _fmt(build["seconds"], "s")
 
 
 def table_rows(results: dict[str, dict]) -> list[tuple[str, dict[str, str]]]:
@@ -364,7 +401,7 @@ def table_rows(results: dict[str, dict]) -> list[tuple[str, dict[str, str]]]:
         ("files (ok / failed)", cell(lambda r: f"{r['index_stats']['files']} ({r['index_stats']['files_ok']} / {r['index_stats']['files_failed']})")),
         ("pages", cell(lambda r: r["index_stats"]["pages"])),
         ("chunks", cell(lambda r: r["index_stats"]["chunks"])),
-        ("index seconds", cell(lambda r: "reused" if r["index_build"]["reused"] else _fmt(r["index_build"]["seconds"], "s"))),
+        ("index seconds", cell(lambda r: _index_seconds(r["index_build"]))),
         ("questions", cell(lambda r: r["questions"])),
         ("query seconds (total)", cell(lambda r: r["query"]["seconds_total"], "s")),
         ("  to first answer", cell(lambda r: r["query"]["seconds_to_first_answer"], "s")),
@@ -375,8 +412,9 @@ def table_rows(results: dict[str, dict]) -> list[tuple[str, dict[str, str]]]:
         for k in CUTOFFS:
             rows.append((f"{labels[level]} recall@{k}", cell(lambda r, key=f"{level}_recall@{k}": r["metrics"][key], "pct")))
         rows.append((f"{labels[level]} MRR@{MRR_CUTOFF}", cell(lambda r, key=f"{level}_mrr@{MRR_CUTOFF}": r["metrics"][key], "mrr")))
+        rows.append((f"{labels[level]} nDCG@{MRR_CUTOFF}", cell(lambda r, key=f"{level}_ndcg@{MRR_CUTOFF}": r["metrics"][key], "mrr")))
     # drop metric rows no set has (e.g. page metrics when only cmrc ran)
-    return [(label, cells) for label, cells in rows if any(v != "-" for v in cells.values()) or "recall" not in label and "MRR" not in label]
+    return [(label, cells) for label, cells in rows if any(v != "-" for v in cells.values()) or not any(m in label for m in ("recall", "MRR", "nDCG"))]
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -386,6 +424,7 @@ def print_report(report: dict[str, Any]) -> None:
     caption = (
         f"top-k {settings['top_k']}, mode {settings['mode'] or '(default)'}, limit {settings['limit'] or 'all'}, "
         f"home {settings['home']}  |  cmrc 'doc recall@k' = hit@k; a question counts once"
+        f"  |  scored by {'kbcli eval' if settings.get('kbcli_eval') else 'kbcli query --from-file (no eval command)'}"
     )
     load = settings["loadavg_1_5_15_after"][1]
     if load > 0.75 * (os.cpu_count() or 1) + 1:
@@ -435,7 +474,7 @@ def git_commit() -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sets", default="financebench,cmrc", help="comma-separated: financebench, cmrc (default: both)")
+    parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated: {', '.join(SETS)} (default: all)")
     parser.add_argument("--home", type=Path, default=BENCH / ".home", help="isolated KBCLI_HOME (default: bench/.home)")
     parser.add_argument("--cache", type=Path, default=BENCH / ".cache", help="KBCLI_CACHE, the shared ONNX export (default: bench/.cache)")
     parser.add_argument("--eval-dir", type=Path, default=DEFAULT_EVAL, help=f"evaluation data (default: {DEFAULT_EVAL})")
@@ -484,6 +523,8 @@ def main(argv: list[str] | None = None) -> int:
         # fail before spending minutes on indexing
         print(f"{version} has no `kbcli query --mode` option; run without --mode", file=sys.stderr)
         return 2
+    args.has_eval = cli.run("eval", "--help", ok=(0, 2)).returncode == 0  # older kbcli: batch query instead
+    args.built = {}  # index name -> the set that built (or reused) it in this run
     log(f"{version} ({' '.join(cli.command)}), KBCLI_HOME={home}, KBCLI_CACHE={cache}")
     started = datetime.now().astimezone()
     load_before = os.getloadavg()
@@ -510,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
             "limit": args.limit,
             "mode": args.mode,
             "top_k": args.top_k,
+            "kbcli_eval": args.has_eval,
             "cutoffs": list(CUTOFFS),
             "mrr_cutoff": min(MRR_CUTOFF, args.top_k),
         },

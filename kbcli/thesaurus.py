@@ -2,8 +2,11 @@
 
 Filings say "statements of operations" where analysts say "income statement", and "purchases of
 property, plant and equipment" where they say "capex"; a small embedding model and BM25 both miss
-such pairs. A thesaurus (a text file, see kbcli/thesauri/finance.txt) adds the other names to the
-question before it is searched, on both the vector and the keyword side.
+such pairs. A thesaurus (text files, see kbcli/thesauri/) adds the other names to the question
+before it is searched, on both the vector and the keyword side. A Chinese question about English
+filings gets the English names (资本支出 => capital expenditure, 亚马逊 => Amazon), and those are
+expanded once more by the English entries. Entries after a `[names]` line name companies (or
+other things files are named for): what they add also counts for the file-name boost.
 """
 
 from __future__ import annotations
@@ -15,26 +18,42 @@ from functools import lru_cache
 from pathlib import Path
 
 from kbcli.errors import UsageError
+from kbcli.keywords import fold, has_cjk
 
-BUILT_IN = Path(__file__).with_name("thesauri") / "finance.txt"
+# The built-in thesaurus: every .txt file in this folder (finance terms in English and Chinese,
+# company names in Chinese). A folder named in KBCLI_THESAURUS is read the same way.
+BUILT_IN = Path(__file__).with_name("thesauri")
 _SEPARATORS = re.compile(r"[\s\-_/,.']+")
+_CJK = r"\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+# A Latin word's edges: not next to another letter or digit (or '&': 'r&d'), but Chinese text
+# writes English words with no space around them ('3M的PP&E净额'), so a CJK neighbour is an edge.
+_BEFORE = rf"(?<![^\W{_CJK}])(?<!&)"
+_AFTER = rf"(?![^\W{_CJK}])(?!&)"
 
 
 def normalize(text: str) -> str:
-    """Lower case, with hyphens, commas and apostrophes as spaces: 'Capital-intensive' -> 'capital intensive'."""
-    return _SEPARATORS.sub(" ", text.lower()).strip()
+    """Folded (full-width, traditional Chinese) and lower case, with hyphens, commas and apostrophes
+    as spaces: 'Capital-intensive' -> 'capital intensive', '資本支出' -> '资本支出'."""
+    return _SEPARATORS.sub(" ", fold(text).lower()).strip()
 
 
 @dataclass(frozen=True)
 class Entry:
     triggers: tuple[str, ...]  # normalized phrases that call for the expansion
     adds: tuple[str, ...]  # phrases added to the question (as written in the file)
+    names: bool = False  # from a [names] section: the adds also name files (the file-name boost)
 
 
 def _pattern(phrase: str) -> re.Pattern[str]:
-    """A whole-phrase match that also takes a plural ending: 'balance sheet' finds 'balance sheets'."""
+    """A whole-phrase match that also takes a plural ending: 'balance sheet' finds 'balance sheets'.
+    Chinese has no spaces and no plurals: its characters match anywhere, spaces between them or not."""
+    if has_cjk(phrase):
+        body = r"\s*".join(re.escape(ch) for ch in phrase if not ch.isspace())
+        before = _BEFORE if phrase[0].isascii() else ""
+        after = _AFTER if phrase[-1].isascii() else ""
+        return re.compile(before + body + after)
     body = r"\s+".join(re.escape(word) for word in phrase.split())
-    return re.compile(rf"(?<![\w&]){body}(?:s|es)?(?![\w&])")
+    return re.compile(rf"{_BEFORE}{body}(?:s|es)?{_AFTER}")
 
 
 class Thesaurus:
@@ -46,44 +65,80 @@ class Thesaurus:
     @classmethod
     def parse(cls, text: str, origin: str = "thesaurus") -> "Thesaurus":
         entries = []
+        names = False
         for number, line in enumerate(text.splitlines(), start=1):
             line = line.strip()
             if not line or line.startswith("#"):
+                continue
+            if line.startswith("[") and line.endswith("]"):
+                names = line[1:-1].strip().lower() == "names"  # [names] ... [terms]
                 continue
             left, arrow, right = line.partition("=>")
             triggers = [p.strip() for p in left.split(",") if normalize(p)]
             adds = [p.strip() for p in right.split(",") if normalize(p)] if arrow else triggers
             if not triggers or not adds:
                 raise UsageError(f"{origin}:{number}: expected 'a, b' or 'a, b => x, y', got {line!r}")
-            entries.append(Entry(tuple(normalize(t) for t in triggers), tuple(adds)))
+            entries.append(Entry(tuple(normalize(t) for t in triggers), tuple(adds), names))
         return cls(entries)
 
     @classmethod
     def load(cls, paths: list[Path]) -> "Thesaurus":
         entries: list[Entry] = []
         for path in paths:
-            try:
-                text = path.read_text(encoding="utf-8")
-            except OSError as err:
-                raise UsageError(f"cannot read thesaurus {path}: {err.strerror}") from err
-            entries.extend(cls.parse(text, str(path)).entries)
+            files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
+            for file in files:
+                try:
+                    text = file.read_text(encoding="utf-8")
+                except OSError as err:
+                    raise UsageError(f"cannot read thesaurus {file}: {err.strerror}") from err
+                entries.extend(cls.parse(text, str(file)).entries)
         return cls(entries)
 
-    def expand(self, question: str) -> list[str]:
-        """The phrases to search for besides the question's own words, in thesaurus order."""
-        said = normalize(question)
-        added: dict[str, None] = {}
+    def _said(self, phrase: str, said: str) -> bool:
+        return self._patterns[phrase].search(said) is not None
+
+    def _matched(self, said: str) -> list[tuple[Entry, bool]]:
+        """The entries a (normalized) text calls for, each with whether a Chinese trigger did."""
+        found = []
         for entry in self.entries:
-            if any(self._patterns[t].search(said) for t in entry.triggers):
-                for phrase in entry.adds:
-                    if not self._patterns[normalize(phrase)].search(said):
-                        added.setdefault(phrase, None)
+            hits = [t for t in entry.triggers if self._said(t, said)]
+            if hits:
+                found.append((entry, any(has_cjk(t) for t in hits)))
+        return found
+
+    def expand(self, question: str) -> list[str]:
+        """The phrases to search for besides the question's own words, in thesaurus order.
+
+        What a Chinese trigger adds (资本支出 => capital expenditure) is looked up once more, so it
+        gets the other English names too (purchases of property, plant and equipment, ...)."""
+        said = normalize(question)
+        matched = self._matched(said)
+        bridged = " | ".join(normalize(a) for entry, cjk in matched if cjk for a in entry.adds if not has_cjk(a))
+        if bridged:
+            seen = {id(entry) for entry, _ in matched}
+            matched += [(e, False) for e, _ in self._matched(bridged) if id(e) not in seen]
+        added: dict[str, None] = {}
+        for entry, _ in matched:
+            for phrase in entry.adds:
+                if not self._said(normalize(phrase), said):
+                    added.setdefault(phrase, None)
         return list(added)
+
+    def names(self, question: str) -> list[str]:
+        """What the question's names stand for in [names] entries ('亚马逊' -> 'Amazon')."""
+        said = normalize(question)
+        return [a for e in self.entries if e.names and any(self._said(t, said) for t in e.triggers) for a in e.adds]
+
+
+def named_query(query: str, thesaurus: Thesaurus | None) -> str:
+    """The question plus the names its [names] entries give: what the file-name boost looks for."""
+    return " ".join([query, *thesaurus.names(query)]) if thesaurus is not None else query
 
 
 def thesaurus_paths(setting: str | None) -> list[Path]:
-    """KBCLI_THESAURUS: unset = the built-in finance thesaurus; 'off' = none; else files joined by
-    os.pathsep, with 'builtin' standing for the built-in one (e.g. 'builtin:~/legal.txt')."""
+    """KBCLI_THESAURUS: unset = the built-in thesaurus (the folder kbcli/thesauri); 'off' = none;
+    else files or folders joined by os.pathsep, with 'builtin' standing for the built-in one
+    (e.g. 'builtin:~/legal.txt')."""
     if setting is None or not setting.strip():
         return [BUILT_IN]
     if setting.strip().lower() in ("off", "none", "0"):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kbcli.errors import UsageError
-from kbcli.thesaurus import BUILT_IN, Thesaurus, thesaurus_paths
+from kbcli.thesaurus import BUILT_IN, Thesaurus, named_query, thesaurus_paths
 
 from conftest import Cli, word_file
 
@@ -49,6 +49,30 @@ def test_the_setting_chooses_the_files() -> None:
     Thesaurus.load([BUILT_IN])  # the shipped file parses
 
 
+def test_chinese_phrases_match_inside_a_sentence_in_either_script() -> None:
+    thesaurus = Thesaurus.parse("资本支出 => capital expenditure\npp&e => property plant and equipment\n")
+    assert thesaurus.expand("3M 2018财年的资本支出是多少？") == ["capital expenditure"]
+    assert thesaurus.expand("3M的資本支出") == ["capital expenditure"]  # traditional characters
+    assert thesaurus.expand("资本 支出") == ["capital expenditure"]
+    assert thesaurus.expand("年末PP&E净额") == ["property plant and equipment"]  # English words between Chinese ones
+    assert thesaurus.expand("apple pp&eight") == []
+
+
+def test_what_a_chinese_question_gets_in_english_is_expanded_once_more() -> None:
+    built_in = Thesaurus.load([BUILT_IN])
+    added = built_in.expand("资本支出是多少？")
+    assert added[0] == "capital expenditure" and "purchases of property plant and equipment" in added
+    assert built_in.expand("What was capex?") == Thesaurus.load([BUILT_IN / "finance.txt"]).expand("What was capex?")
+
+
+def test_names_sections_name_files() -> None:
+    thesaurus = Thesaurus.parse("营收 => revenue\n[names]\n亚马逊 => Amazon\n")
+    assert thesaurus.expand("亚马逊的营收") == ["revenue", "Amazon"]
+    assert named_query("亚马逊的营收", thesaurus) == "亚马逊的营收 Amazon"  # what the file-name boost sees
+    assert named_query("亚马逊", None) == "亚马逊"
+    assert named_query("苹果公司2022年的营业收入", Thesaurus.load([BUILT_IN])).endswith(" Apple")
+
+
 @pytest.fixture
 def filings(cli: Cli, tmp_path: Path) -> str:
     docs = tmp_path / "docs"
@@ -86,3 +110,23 @@ def test_the_shell_expands_questions_too(cli: Cli, filings: str) -> None:
     answer = json.loads(lines[-1])
     assert "purchases of property plant and equipment" in answer["expanded"]
     assert Path(answer["hits"][0]["file"]).name == "cash_flows.docx"
+
+
+def test_a_chinese_question_finds_the_english_filing(cli: Cli, filings: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = cli.json("query", filings, "2018财年的资本支出是多少？", "--mode", "keyword", "--json")
+    assert "capital expenditure" in data["expanded"]
+    assert Path(data["hits"][0]["file"]).name == "cash_flows.docx"
+    monkeypatch.setenv("KBCLI_EXPAND", "0")  # no Chinese word is in the English filing
+    assert cli.json("query", filings, "2018财年的资本支出是多少？", "--mode", "keyword", "--json")["hits"] == []
+
+
+def test_a_company_named_in_chinese_raises_its_files(cli: Cli, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for company in ("AMAZON", "ACME"):
+        word_file(docs / f"{company}_2017_10K.docx", "Net sales increased 31% to 177.9 billion dollars in 2017.")
+    cli("index", docs, "--name", "tenk")
+    hits = cli.json("query", "tenk", "亚马逊2017年的销售额", "--json", "--explain")["hits"]
+    boost = {Path(h["file"]).name: h["score"] - h["explain"]["fused"] for h in hits}
+    assert Path(hits[0]["file"]).name == "AMAZON_2017_10K.docx"
+    assert boost["AMAZON_2017_10K.docx"] > 0.01 and boost["ACME_2017_10K.docx"] == pytest.approx(0, abs=1e-3)

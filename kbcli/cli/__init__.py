@@ -6,6 +6,7 @@ one `Output`; each command module takes them from there (`kbcli.cli.invocation.c
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -14,7 +15,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from kbcli import __version__
-from kbcli.cli import indexing, managing, querying, serving
+from kbcli.cli import evaluating, indexing, managing, modelling, querying, serving
 from kbcli.cli.invocation import Invocation
 from kbcli.cli.output import Output
 from kbcli.errors import ExitCode, KbError
@@ -79,6 +80,7 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
+    os.umask(0o077)  # indexes, caches, history and logs hold private text: owner-only files
     ctx.obj = Invocation(resolve(home=home, debug=debug), Output())
 
 
@@ -92,6 +94,9 @@ app.command()(managing.info)
 app.command()(managing.sources)
 app.command()(managing.remove)
 app.command()(managing.export)
+app.command()(modelling.models)
+app.command()(modelling.reembed)
+app.command("eval")(evaluating.eval_questions)
 app.command()(serving.mcp)
 app.command()(serving.serve)
 

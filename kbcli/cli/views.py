@@ -1,5 +1,5 @@
 """How the commands other than query look on a terminal: index/refresh summaries, list, info,
-sources, and watch's one line per refresh. JSON shapes live in kbcli/shapes.py."""
+sources, eval scores, and watch's one line per refresh. JSON shapes live in kbcli/shapes.py."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from kbcli.evaluate import EvalReport, Question
 from kbcli.indexer import Failure, Partial, SyncReport
 from kbcli.facts import INCOMPATIBLE, OK, FileStatus, IndexInfo, IndexSummary, SourceStatus
 from kbcli.readers import display_name
@@ -111,7 +112,7 @@ def render_info(console: Console, info: IndexInfo) -> None:
     table.add_column(overflow="fold")
     rows: list[tuple[str, Any]] = [
         ("path", info.path),
-        ("model", f"{m.model} ({m.precision}, {m.dimension} dims, {m.token_limit} tokens)"),
+        ("model", (f"{m.spec}: " if m.spec else "") + f"{m.model} ({m.precision}, {m.dimension} dims, {m.token_limit} tokens)"),
         ("chunking", ", ".join(f"{k}={v}" for k, v in m.chunking.items())),
         ("files", f"{stats.files_ok} indexed, {stats.files_failed} failed"),
         ("pages", stats.pages),
@@ -144,3 +145,22 @@ def render_sources(console: Console, sources: list[SourceStatus]) -> None:
         flags = "" if s.exists else "  [missing]"
         patterns = " ".join([*(f"--include {p}" for p in s.include), *(f"--exclude {p}" for p in s.exclude)])
         console.print(f"{s.path}{flags}" + (f"  ({patterns})" if patterns else ""), highlight=False, markup=False)
+
+
+def render_eval(out: Console, name: str, report: EvalReport, questions: list[Question], top_k: int) -> None:
+    """The scores as a table, then each question without a right hit and what came first."""
+    cut = min(10, top_k)
+    table = Table(title=f"{name}: {len(questions)} questions, top-k {top_k}, mode {report.mode}", title_justify="left")
+    for header in ("level", "recall@1", "recall@5", "recall@10", f"MRR@{cut}", f"nDCG@{cut}"):
+        table.add_column(header, justify="left" if header == "level" else "right")
+    for level_name, s in report.scores.items():
+        recalls = ["-" if v is None else f"{v:.3f}" for v in s.recall.values()]
+        table.add_row(level_name, *recalls, f"{s.mrr:.3f}", f"{s.ndcg:.3f}")
+    out.print(table)
+    misses = report.misses
+    out.print(f"{len(misses)} of {len(questions)} questions have no right {report.level} in the top {top_k}" + (":" if misses else "."), highlight=False)
+    expected = {q.id: q.expected for q in questions}
+    for miss in misses:
+        first = " p.".join(str(part) for part in miss.found[0] if part is not None) if miss.found else "nothing"
+        out.print(f"  {miss.id}: {miss.question[:100]}\n    expected {', '.join(expected[miss.id])}; first hit {first}",
+                  highlight=False, markup=False, soft_wrap=True)

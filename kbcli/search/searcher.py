@@ -15,12 +15,12 @@ from kbcli.search.results import QueryResult
 from kbcli.search.terms import cjk_share, fts_query
 from kbcli.settings import MODES, SearchSettings
 from kbcli.store import IndexReader
-from kbcli.thesaurus import Thesaurus
+from kbcli.thesaurus import Thesaurus, named_query
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from kbcli.embedding import Embedder
+    from kbcli.models import Embedder
 
 
 class Searcher:
@@ -58,7 +58,8 @@ class Searcher:
             keyword_side = keyword_candidates(snap, match, pool, settings)
             fused = fuse(vector_side, keyword_side, settings, context)
             rows = snap.rows([cid for cid, _ in fused])
-        hits = page_hits(query, fused, rows, wanted, settings)
+        named = named_query(query, self.thesaurus if settings.expand else None)  # 亚马逊 names AMAZON_...
+        hits = page_hits(named, fused, rows, wanted, settings)
         if self.reranker is not None:
             hits = self.reranker.rerank(query, hits)[:top_k]
         return QueryResult(self.name, query, settings.mode, hits, round(time.perf_counter() - started, 4), expanded)

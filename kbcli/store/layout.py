@@ -23,7 +23,7 @@ from kbcli.errors import LockBusy
 if TYPE_CHECKING:
     from kbcli.vectors import VectorIndex
 
-FORMAT_VERSION = 4  # 3: chunks.ocr; 4: page leads in the embedded prefix and the heading field
+FORMAT_VERSION = 5  # 3: chunks.ocr; 4: page leads in the embedded prefix and the heading field; 5: folded CJK keywords
 MANIFEST = "manifest.json"
 DATABASE = "index.sqlite"
 LOCK = "write.lock"
@@ -42,9 +42,33 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+# An index holds the text of private (even decrypted) documents: owner-only, whatever the umask.
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def make_private_dirs(folder: Path) -> None:
+    """Create `folder` and any missing parents owner-only (existing ones are left as they are)."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    for path in reversed(missing):
+        path.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+        os.chmod(path, PRIVATE_DIR)  # mkdir's mode is cut by the umask
+
+
+def tighten(folder: Path) -> None:
+    """Make an index folder and its files owner-only (indexes written by older versions too)."""
+    if folder.stat().st_mode & 0o777 != PRIVATE_DIR:
+        os.chmod(folder, PRIVATE_DIR)
+    for path in folder.iterdir():
+        mode = path.lstat().st_mode
+        if path.is_file() and not path.is_symlink() and mode & 0o777 != PRIVATE_FILE:
+            os.chmod(path, PRIVATE_FILE)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE), "wb") as fh:
+        os.fchmod(fh.fileno(), PRIVATE_FILE)
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())

@@ -17,7 +17,19 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from kbcli.errors import IndexExists
 from kbcli.store import schema
-from kbcli.store.layout import MANIFEST, VECTOR_FILE, acquire_lock, fsync_dir, load_vectors, now_iso, vector_file, write_atomic
+from kbcli.store.layout import (
+    MANIFEST,
+    PRIVATE_FILE,
+    VECTOR_FILE,
+    acquire_lock,
+    fsync_dir,
+    load_vectors,
+    make_private_dirs,
+    now_iso,
+    tighten,
+    vector_file,
+    write_atomic,
+)
 from kbcli.store.manifest import Manifest
 from kbcli.store.schema import SCHEMA, FileRecord, Source, connect
 
@@ -44,6 +56,7 @@ class IndexWriter:
         self._lock = acquire_lock(folder, wait)
         try:
             self.manifest = Manifest.load(folder)
+            tighten(folder)  # before anything new is written beside older, looser files
             self._conn = connect(folder, readonly=False)
             self._sweep()
             self.generation = self._committed_generation()
@@ -173,6 +186,7 @@ class IndexWriter:
         target = vector_file(self.folder, new)
         tmp = target.with_name(f".{target.name}.tmp")
         self._vectors.save(tmp)
+        os.chmod(tmp, PRIVATE_FILE)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
@@ -214,7 +228,7 @@ class IndexWriter:
 
 def create_index(folder: Path, manifest: Manifest) -> None:
     """Create an empty index folder (generation 0). Fails if one exists."""
-    folder.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(folder)
     lock = acquire_lock(folder, 0.0)
     try:
         if (folder / MANIFEST).exists():
@@ -228,6 +242,7 @@ def create_index(folder: Path, manifest: Manifest) -> None:
             )
         finally:
             conn.close()
+        tighten(folder)  # the database and the lock, whatever the umask
         # The manifest goes last: its presence is what makes the folder an index.
         write_atomic(folder / MANIFEST, json.dumps(manifest.to_json(), indent=2).encode())
     finally:
