@@ -4,32 +4,25 @@ an answer arrives as text pieces that are only printed."""
 
 from __future__ import annotations
 
-import re
+from typing import Iterable
 
 from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
 from kbcli.answer import Answered, Answering
+from kbcli.keywords import query_terms
 from kbcli.search import Hit, QueryResult
+from kbcli.snippets import snippet
 
-_STOPWORDS = set(
-    "a an and are as at be by did do does for from has have how in is it its of on or the this that to "
-    "was were what when where which who why will with give response question relying details shown".split()
-)
-_WORD = re.compile(r"[\w$%.,-]+", re.UNICODE)
+SNIPPET_LINES = 6  # a terminal hit shows about this many lines of its best sentences (--full: all)
 
 
-def query_terms(query: str) -> list[str]:
-    """Words worth highlighting: not stopwords, at least 3 characters (or any CJK run)."""
-    terms = []
-    for raw in _WORD.findall(query):
-        word = raw.strip(".,-")
-        if word.lower() in _STOPWORDS:
-            continue
-        if len(word) >= 3 or any(ord(ch) > 0x2E80 for ch in word):
-            terms.append(word)
-    return sorted(set(terms), key=len, reverse=True)
+def _highlight(passage: Text, terms: Iterable[str]) -> Text:
+    words = sorted(set(terms), key=len, reverse=True)  # longest first, so parts do not split a word
+    if words:
+        passage.highlight_words(words, style="bold yellow", case_sensitive=False)
+    return passage
 
 
 def _citation(hit) -> str:
@@ -87,9 +80,11 @@ def render_query(console: Console, query: str) -> None:
 
 
 def render_result(
-    console: Console, result: QueryResult, show_query: bool = False, cited: set[int] | None = None, explain: bool = False
+    console: Console, result: QueryResult, show_query: bool = False, cited: set[int] | None = None, explain: bool = False,
+    full: bool = False,
 ) -> None:
-    """The hits as panels; `cited` marks the ones an answer above refers to as [n] (n = rank)."""
+    """The hits as panels; `cited` marks the ones an answer above refers to as [n] (n = rank).
+    Each shows its best sentences in about SNIPPET_LINES lines, or (`full`) the whole passage."""
     if show_query:
         render_query(console, result.query)
     if explain and result.expanded:
@@ -97,7 +92,6 @@ def render_result(
     if not result.hits:
         console.print(Text("No matching passages.", style="yellow"))
         return
-    terms = query_terms(result.query)
     for hit in result.hits:
         title = Text.assemble((f"#{hit.rank} ", "bold cyan"), (_citation(hit), "bold"), (f"  score {hit.score:.3f}", "dim"))
         if cited and hit.rank in cited:
@@ -107,16 +101,25 @@ def render_result(
             body.append_text(_explanation(hit))
         if hit.heading:
             body.append(f"§ {hit.heading}\n", style="italic magenta")
-        passage = Text(reflow(hit.text))
-        if terms:
-            passage.highlight_words(terms, style="bold yellow", case_sensitive=False)
-        body.append_text(passage)
+        body.append_text(_passage(console, hit, result.query, full))
         console.print(Panel(body, title=title, title_align="left", border_style="cyan", padding=(0, 1)))
+
+
+def _passage(console: Console, hit: Hit, query: str, full: bool) -> Text:
+    text = reflow(hit.text)
+    if full:
+        return _highlight(Text(text), query_terms(query))
+    cut = snippet(text, query, max_lines=SNIPPET_LINES, width=max(40, console.width - 4))
+    passage = _highlight(Text(cut.text), cut.terms)
+    if cut.cut:
+        shown = cut.total_chars - cut.chars_cut
+        passage.append(f"\n[best {shown} of {cut.total_chars} characters; --full or the shell's :more {hit.rank} shows all]", style="dim")
+    return passage
 
 
 def render_outcome(
     console: Console, result: QueryResult, answering: Answering | None = None, show_query: bool = False,
-    explain: bool = False,
+    explain: bool = False, full: bool = False,
 ) -> Answered | None:
     """A question's outcome: the answer streamed as it arrives (when one is on its way), then the
     passages, numbered to match its [n]. Returns the Answered; a provider failure in it is for
@@ -124,7 +127,7 @@ def render_outcome(
     if show_query:
         render_query(console, result.query)
     answered = stream_answer(console, answering) if answering is not None else None
-    render_result(console, result, cited=set(answered.cited) if answered else None, explain=explain)
+    render_result(console, result, cited=set(answered.cited) if answered else None, explain=explain, full=full)
     return answered
 
 
@@ -150,11 +153,7 @@ def render_context(console: Console, hit: Hit, before: str, after: str, query: s
         body.append(f"§ {hit.heading}\n", style="italic magenta")
     if before:
         body.append(f"{before}\n\n", style="dim")
-    passage = Text(reflow(hit.text))
-    terms = query_terms(query)
-    if terms:
-        passage.highlight_words(terms, style="bold yellow", case_sensitive=False)
-    body.append_text(passage)
+    body.append_text(_highlight(Text(reflow(hit.text)), query_terms(query)))
     if after:
         body.append(f"\n\n{after}", style="dim")
     console.print(Panel(body, title=title, title_align="left", border_style="cyan", padding=(0, 1)))

@@ -6,6 +6,8 @@ import pytest
 
 from kbcli.snippets import ELLIPSIS, snippet, trim
 
+from conftest import Cli
+
 PASSAGE = (
     "The company was founded in 1998 in Leeds. It makes pumps for water utilities. "
     "Revenue for 2023 was 4.2 billion pounds, up 12% from 2022. The board met six times. "
@@ -82,3 +84,14 @@ def test_query_json_hits_carry_a_snippet_of_their_full_text(cli, sample_index: s
         words = " ".join(hit["text"].split())  # kept sentences are joined by one space
         assert all(" ".join(part.split()) in words for part in hit["snippet"].split(ELLIPSIS))
     assert any(len(h["text"]) > SNIPPET_CHARS for h in data["hits"]) == any(ELLIPSIS in h["snippet"] for h in data["hits"])
+
+
+def test_the_terminal_shows_a_hits_best_sentences_and_full_shows_all(cli: Cli, sample_index: str) -> None:
+    question = "How do I descale the espresso machine?"
+    (hit,) = cli.json("query", sample_index, question, "-k", "1", "--json")["hits"]
+    assert len(hit["text"]) > 1000  # a long page: worth cutting
+    short = cli("query", sample_index, question, "-k", "1").stdout
+    full = cli("query", sample_index, question, "-k", "1", "--full").stdout
+    assert "--full or the shell's :more 1 shows all" in short and "shows all" not in full
+    assert "descal" in short.lower()  # the answering sentence is among those kept
+    assert len(short.splitlines()) < len(full.splitlines())

@@ -66,6 +66,7 @@ def query(
         typer.Option("--mode", "-m", show_default=False,
                      help="hybrid (meaning + exact words, fused; the default, or $KBCLI_SEARCH_MODE), vector (meaning) or keyword (BM25)."),
     ] = None,
+    full: Annotated[bool, typer.Option("--full", help="Show each hit's whole passage, not just its best sentences (about six lines).")] = False,
     explain: Annotated[bool, typer.Option("--explain", help="Show why each hit ranked (vector, passage and keyword scores) and what the thesaurus added.")] = False,
     rerank_model: RerankOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one object a line in batch mode).")] = False,
@@ -94,7 +95,7 @@ def query(
     batch = from_file is not None
     try:
         for text in questions:
-            _show(run, session.search(text, top_k), answer, answerer, as_json, batch, explain)
+            _show(run, session.search(text, top_k), answer, answerer, as_json, batch, explain, full)
     finally:
         session.close()
 
@@ -113,7 +114,8 @@ def _answerer(run: Invocation, answer: bool, provider: str | None, model: str | 
 
 
 def _show(
-    run: Invocation, result: QueryResult, answer: bool, answerer: Answerer | None, as_json: bool, batch: bool, explain: bool
+    run: Invocation, result: QueryResult, answer: bool, answerer: Answerer | None, as_json: bool, batch: bool, explain: bool,
+    full: bool = False,
 ) -> None:
     """The outcome of one question; with an answer, the passages it cites as [n]. A provider
     failure is raised only after the passages are out, so they are never lost."""
@@ -122,7 +124,7 @@ def _show(
         answered = answering.answered if answering is not None else Answered(result) if answer else None
         run.output.json(answer_json(result, answered, explain), pretty=not batch)
     else:
-        answered = render_outcome(run.output.out, result, answering, show_query=batch, explain=explain)
+        answered = render_outcome(run.output.out, result, answering, show_query=batch, explain=explain, full=full)
     if answered is not None and answered.failure is not None:
         raise answered.failure
 
