@@ -13,7 +13,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 from kbcli.chunking import TokenCounter, embed_prefix, page_lead, running_lines
 from kbcli.keywords import name_words, segment
@@ -22,7 +22,15 @@ from kbcli.store import MANIFEST, IndexWriter, Manifest, check_index, damaged, w
 from kbcli.store.integrity import guarded
 
 if TYPE_CHECKING:
-    from kbcli.embedding import Embedder
+    import numpy as np
+
+
+class Embedder(Protocol):
+    """What repair needs of the index's model (kbcli.embedding's, loaded only when needed)."""
+
+    tokenizer: TokenCounter
+
+    def embed(self, texts: Sequence[str]) -> "np.ndarray": ...
 
 EmbeddingRow = tuple[int, int, "int | None", "str | None", str, "str | None", str]
 
@@ -73,7 +81,7 @@ def embedded_texts(rows: Sequence[EmbeddingRow], tokenizer: TokenCounter) -> dic
     return texts
 
 
-def repair(folder: Path, embedder_factory: Callable[[Manifest], "Embedder"], wait: float = 0.0) -> RepairReport:
+def repair(folder: Path, embedder_factory: Callable[[Manifest], Embedder], wait: float = 0.0) -> RepairReport:
     """Bring the index in `folder` back to a consistent committed state, or say why it cannot be."""
     before = check_index(folder)
     report = RepairReport(folder.name, found=list(before.problems))
@@ -109,7 +117,7 @@ def _stored_manifest(folder: Path) -> str | None:
         conn.close()
 
 
-def _rebuild(writer: IndexWriter, embedder_factory: Callable[[Manifest], "Embedder"], report: RepairReport) -> None:
+def _rebuild(writer: IndexWriter, embedder_factory: Callable[[Manifest], Embedder], report: RepairReport) -> None:
     orphans = writer.drop_orphans()
     if orphans:
         report.done.append(f"{orphans} chunks without a file removed")
