@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kbcli-installed
 
-.PHONY: install ocr demo test bench clean
+.PHONY: install ocr strace demo test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP) ocr
+install: $(STAMP) ocr strace
 
 # OCR of scanned pages needs Debian's Tesseract with English and Simplified Chinese data. Installed
 # when missing and apt-get can run; otherwise kbcli still works and reports scans as "no text
@@ -31,6 +31,20 @@ ocr:
 			|| echo "warning: could not install Tesseract; scanned pages will be reported as 'no text (OCR unavailable)'"; \
 	else \
 		echo "note: apt-get not found; install Tesseract ($(TESSERACT_PKGS)) for OCR of scanned pages"; \
+	fi
+
+# The telemetry test (tests/test_models.py) watches the first-run model export's network calls
+# with strace. Installed like Tesseract: when missing and apt-get can run; never fails the setup.
+strace:
+	@if command -v strace >/dev/null 2>&1; then \
+		:; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || (command -v sudo >/dev/null 2>&1 && echo "sudo -n") ); \
+		echo "installing strace for the network test"; \
+		( $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq strace >/dev/null ) \
+			|| echo "warning: could not install strace; the network-call test will be skipped"; \
+	else \
+		echo "note: apt-get not found; install strace to run the network-call test"; \
 	fi
 
 demo: install

@@ -22,6 +22,9 @@ _NO_LETTERS = re.compile(r"^[\W\d_]*$")
 
 
 class TokenCounter(Protocol):
+    """Every model gives one (kbcli.models.tokens): `count` is what the model sees for a chunk
+    (special tokens and passage prefix included); `spans` may approximate its tokens."""
+
     token_limit: int
 
     def count(self, text: str) -> int: ...
@@ -131,8 +134,9 @@ def split_section(
         hi = min(lo + budget, n)
         end = _cut_point(text, spans, starts, lo, hi, n)
         passage = text[spans[lo][0] : spans[end - 1][1]]
-        while end - lo > 1 and tokenizer.count(head + passage) > limit:  # rare: mid-word cuts
-            end -= 1
+        # The count is exact, the spans may not be (e5, servers): drop the excess and count again.
+        while end - lo > 1 and (excess := tokenizer.count(head + passage) - limit) > 0:
+            end = max(lo + 1, end - excess)
             passage = text[spans[lo][0] : spans[end - 1][1]]
         yield passage, head + passage
         if end >= n:

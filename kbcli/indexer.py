@@ -25,7 +25,7 @@ from kbcli.readers import ENCRYPTED, UNREADABLE, Document, FileFailure, ReadOpti
 from kbcli.store import FileRecord, IndexWriter, Source
 
 if TYPE_CHECKING:
-    from kbcli.embedding import Embedder
+    from kbcli.models import Embedder
 
 
 @dataclass

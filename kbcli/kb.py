@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from kbcli import __version__
 from kbcli.chunking import ChunkSettings
@@ -23,12 +23,16 @@ from kbcli.store import (
     has_database,
 )
 
+if TYPE_CHECKING:
+    from kbcli.models import Embedder
+
 
 @dataclass
 class IndexOptions:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    precision: str = "fp32"
+    precision: str | None = None  # the older way to say minilm (fp32) or minilm-int8 (int8)
+    model: str | None = None  # the model spec of a new index (kbcli models); None: $KBCLI_MODEL, else minilm
     vector_index: str = "auto"
     chunking: ChunkSettings = ChunkSettings()
     wait: float = 0.0
@@ -76,11 +80,11 @@ class KnowledgeBase:
         known = ", ".join(self.names()) or "none yet"
         return IndexNotFound(f"no index named {name!r} in {self.indexes} (indexes: {known})")
 
-    def _embedder_factory(self, precision: str):
-        def make():
-            from kbcli.embedding import Embedder, model_for
+    def _embedder_factory(self, manifest: Manifest, loaded: "Embedder | None" = None):
+        def make() -> "Embedder":
+            from kbcli.models import load_for_index  # numpy and the model runtime: only to write
 
-            return Embedder(self.cache, model_for(precision))
+            return loaded or load_for_index(manifest, self.cache)
 
         return make
 
@@ -98,23 +102,31 @@ class KnowledgeBase:
                 + (" matching the --include/--exclude patterns" if options.include or options.exclude else "")
             )
         folder = self.folder(name)
-        if not (folder / MANIFEST).exists():  # refuses a surviving database: it is damaged, not new
-            create_index(folder, _new_manifest(name, options))
-        return self._sync(name, options, observer, new_sources=roots)
+        embedder = None
+        wanted = options.model or self.settings.indexing.model
+        if not (folder / MANIFEST).exists():
+            if has_database(folder):  # a surviving database: damaged, not to be emptied by a new index
+                raise damaged(folder, "manifest missing")
+            manifest, embedder = _new_manifest(name, options, wanted, self.cache)
+            create_index(folder, manifest)
+        elif wanted is not None or options.precision is not None:
+            _check_same_model(Manifest.load(folder), wanted, options.precision)
+        return self._sync(name, options, observer, new_sources=roots, embedder=embedder)
 
     def refresh(self, name: str, options: IndexOptions, observer: Observer | None = None) -> SyncReport:
         self.require(name)
         return self._sync(name, options, observer, new_sources=[])
 
     def _sync(
-        self, name: str, options: IndexOptions, observer: Observer | None, new_sources: list[Path]
+        self, name: str, options: IndexOptions, observer: Observer | None, new_sources: list[Path],
+        embedder: "Embedder | None" = None,
     ) -> SyncReport:
-        from kbcli.embedding import model_spec_for  # numpy and the model runtime: only to write
+        from kbcli.models import spec_of  # numpy and the model runtime: only to write
 
         writer = IndexWriter(self.require(name), wait=options.wait)
         try:
             manifest = writer.manifest
-            model_spec_for(manifest)
+            spec_of(manifest)
             for root in new_sources:
                 writer.add_source(str(root), options.include, options.exclude)
             if writer.dirty:  # sources first: a run killed before its first file is finished by `refresh`
@@ -123,7 +135,7 @@ class KnowledgeBase:
                     observer.committed(writer.generation)
             syncer = Syncer(
                 writer,
-                self._embedder_factory(manifest.precision),
+                self._embedder_factory(manifest, embedder),
                 ChunkSettings(**manifest.chunking),
                 observer,
                 commit_seconds=self.settings.indexing.commit_seconds,
@@ -136,6 +148,15 @@ class KnowledgeBase:
             writer.close()
         return report
 
+    def reembed(self, name: str, model: str, *, wait: float = 0.0, on_batch: "Callable[[int, int], None] | None" = None) -> dict[str, object]:
+        """A new generation of NAME: its stored chunks embedded with `model`, swapped in atomically."""
+        from kbcli.models import load_model, parse_spec
+        from kbcli.reembed import reembed
+
+        folder = self.require(name)
+        embedder = load_model(parse_spec(model), self.cache)
+        return reembed(folder, embedder, self.settings.paths.home / ".reembed" / name, wait=wait, on_batch=on_batch)
+
     def remove(self, name: str) -> None:
         delete_index(self.locate(name))
 
@@ -143,7 +164,7 @@ class KnowledgeBase:
         return check_index(self.locate(name))
 
     def repair(self, name: str, wait: float = 0.0) -> RepairReport:
-        return repair(self.locate(name), lambda manifest: self._embedder_factory(manifest.precision)(), wait=wait)
+        return repair(self.locate(name), lambda manifest: self._embedder_factory(manifest)(), wait=wait)
 
     # -- reading --
     def reader(self, name: str) -> IndexReader:
@@ -213,20 +234,31 @@ def _source_statuses(reader: IndexReader) -> list[SourceStatus]:
     return [SourceStatus(s.path, tuple(s.include), tuple(s.exclude), Path(s.path).exists()) for s in reader.sources()]
 
 
-def _new_manifest(name: str, options: IndexOptions) -> Manifest:
-    from kbcli.embedding import model_for
+def _new_manifest(name: str, options: IndexOptions, model: str | None, cache: Path) -> tuple[Manifest, "Embedder"]:
+    """A new index's manifest, and its model (loaded: the manifest records its probe vectors)."""
+    from kbcli.models import choose_spec, load_model, model_record, parse_spec
 
-    spec = model_for(options.precision)
-    return Manifest(
+    vector_index = _check_vector_index(options.vector_index)
+    embedder = load_model(parse_spec(choose_spec(model, options.precision)), cache)
+    manifest = Manifest(
         name=name,
-        model=spec.id,
-        precision=spec.precision,
-        dimension=spec.dimension,
-        token_limit=spec.token_limit,
         chunking=options.chunking.as_dict(),
         kbcli_version=__version__,
-        vector_index=_check_vector_index(options.vector_index),
+        vector_index=vector_index,
+        **model_record(embedder),
     )
+    return manifest, embedder
+
+
+def _check_same_model(manifest: Manifest, model: str | None, precision: str | None) -> None:
+    from kbcli.models import choose_spec, parse_spec, spec_of
+
+    recorded, wanted = spec_of(manifest).spec, choose_spec(model, precision)
+    if parse_spec(wanted).spec != recorded:
+        raise UsageError(
+            f"index {manifest.name!r} embeds with {recorded!r}; --model and --precision choose a new index's model "
+            f"(another name, or kbcli reembed {manifest.name} --model {wanted})"
+        )
 
 
 def _check_vector_index(kind: str) -> str:

@@ -22,7 +22,7 @@ from kbcli.store import DATABASE, IndexReader
 from kbcli.thesaurus import load_configured
 
 if TYPE_CHECKING:
-    from kbcli.embedding import Embedder
+    from kbcli.models import Embedder
 
 MAX_CONTEXT_CHUNKS = 10
 
@@ -42,15 +42,15 @@ def open_searcher(
     """A Searcher over the index in `folder`: its model (the one of `reuse` when it fits), the
     reranker and thesaurus the search settings name. `spin=False`: ONNX threads sleep between
     queries (see Embedder)."""
-    from kbcli.embedding import Embedder, model_spec_for
+    from kbcli.models import load_for_index, spec_of
 
     reader = IndexReader(folder)
     try:
-        spec = model_spec_for(reader.manifest)
+        spec = spec_of(reader.manifest)
         search = settings.search
-        embedder = reuse.embedder if reuse is not None and reuse.embedder is not None and reuse.embedder.spec == spec else None
+        embedder = reuse.embedder if reuse is not None and reuse.embedder is not None and reuse.embedder.spec.spec == spec.spec else None
         if embedder is None and load_model:
-            embedder = Embedder(settings.paths.cache, spec, spin=spin)
+            embedder = load_for_index(reader.manifest, settings.paths.cache, spin=spin)
         reranker = reuse.reranker if reuse is not None else None
         if reranker is None and search.rerank_model is not None:
             reranker = Reranker(search.rerank_model)

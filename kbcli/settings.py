@@ -249,6 +249,9 @@ _OFFLINE = {
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "HF_HUB_DISABLE_TELEMETRY": "1",
     "TOKENIZERS_PARALLELISM": "false",
+    # ONNX Runtime's 1DS telemetry looked up mobile.events.data.microsoft.com (12 DNS queries on the
+    # first-run export); disable_telemetry_events() alone did not stop it, this variable does.
+    "ORT_DISABLE_TELEMETRY": "1",
 }
 
 

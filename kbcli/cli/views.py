@@ -112,7 +112,7 @@ def render_info(console: Console, info: IndexInfo) -> None:
     table.add_column(overflow="fold")
     rows: list[tuple[str, Any]] = [
         ("path", info.path),
-        ("model", f"{m.model} ({m.precision}, {m.dimension} dims, {m.token_limit} tokens)"),
+        ("model", (f"{m.spec}: " if m.spec else "") + f"{m.model} ({m.precision}, {m.dimension} dims, {m.token_limit} tokens)"),
         ("chunking", ", ".join(f"{k}={v}" for k, v in m.chunking.items())),
         ("files", f"{stats.files_ok} indexed, {stats.files_failed} failed"),
         ("pages", stats.pages),

@@ -20,7 +20,7 @@ from kbcli.thesaurus import Thesaurus, named_query
 if TYPE_CHECKING:
     import numpy as np
 
-    from kbcli.embedding import Embedder
+    from kbcli.models import Embedder
 
 
 class Searcher:

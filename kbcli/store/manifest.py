@@ -24,6 +24,12 @@ class Manifest:
     format: int = FORMAT_VERSION
     kbcli_version: str = ""
     vector_index: str = "auto"  # auto | flat | ivf (kbcli.vectors)
+    # The model, as kbcli.models records it (absent in indexes built before it: minilm by precision).
+    spec: str = ""  # the model spec string (kbcli models)
+    multilingual: bool = False  # whether the vector side is trusted with Chinese/Japanese/Korean questions
+    model_version: str = ""  # a built-in model's package and export: unchanged means no probe re-check
+    prefixes: dict[str, str] = field(default_factory=dict)  # query / passage prefixes
+    probe: list[list[float]] = field(default_factory=list)  # leading components of the probe sentences' vectors
 
     @property
     def fingerprint(self) -> str:
