@@ -55,9 +55,9 @@ def consistency(conn: sqlite3.Connection, vector_ids: set[int]) -> list[str]:
 
 
 def _sources_problems(conn: sqlite3.Connection) -> list[str]:
-    """Files recorded under a folder that is no longer one of the index's sources."""
+    """Files recorded as found under a folder that is not one of the index's sources."""
     stray = conn.execute("SELECT COUNT(*) FROM files WHERE source NOT IN (SELECT path FROM sources)").fetchone()[0]
-    return [f"{stray} files belong to no source"] if stray else []
+    return [f"{stray} files belong to none of the index's sources"] if stray else []
 
 
 def check_index(folder: Path) -> CheckReport:
