@@ -197,6 +197,33 @@ def test_remove_takes_a_half_created_folder(cli: Cli, kbcli_home: Path) -> None:
     cli("remove", "half", "--yes")
     assert not (kbcli_home / "indexes" / "half").exists()
     assert "no index named" in _one_line_error(cli("remove", "half", "--yes", code=1))
+    orphan = kbcli_home / "indexes" / "orphan"  # a database whose manifest is gone
+    orphan.mkdir()
+    sqlite3.connect(orphan / "index.sqlite").execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)").connection.close()
+    assert {i["name"]: i["status"] for i in cli.json("list", "--json")["indexes"]} == {"orphan": "damaged"}
+    assert "cannot be rebuilt" in _one_line_error(cli("repair", "orphan", code=1))
+    cli("remove", "orphan", "--yes")
+    assert cli.json("list", "--json")["indexes"] == []
+
+
+def test_a_full_disk_on_the_first_run_leaves_nothing_half_made(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "tiny-home"
+    _mount_tmpfs(home, "1m")
+    try:
+        monkeypatch.setenv("KBCLI_HOME", str(home))
+        (home / "indexes").mkdir(mode=0o700)
+        filler = home / "filler"
+        filler.write_bytes(b"\0" * (os.statvfs(home).f_bavail * os.statvfs(home).f_frsize - 8 * 1024))
+        line = _one_line_error(cli("index", _text_files(tmp_path / "src"), "--name", "n", code=1))
+        assert "no space left" in line, line
+        assert cli.json("list", "--json")["indexes"] == []
+        filler.unlink()
+        cli("index", tmp_path / "src", "--name", "n", "--quiet")
+        assert _top_hit(cli, "n")[0].endswith("engines.txt")
+    finally:
+        _unmount(home)
 
 
 def test_check_passes_a_healthy_index(cli: Cli, tmp_path: Path, kbcli_home: Path) -> None:

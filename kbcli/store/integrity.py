@@ -133,8 +133,9 @@ def _sqlite_failure(folder: Path, err: sqlite3.OperationalError, writing: bool) 
 
 
 def _free_bytes(folder: Path) -> int:
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), folder)  # a failed creation removes it
     try:
-        stats = os.statvfs(folder)
+        stats = os.statvfs(existing)
     except OSError:
         return 1 << 62
     return stats.f_bavail * stats.f_frsize
@@ -145,7 +146,7 @@ def disk_is_full(folder: Path) -> bool:
 
 
 def _mount_point(folder: Path) -> str:
-    path = folder.resolve()
+    path = next((p for p in (folder, *folder.parents) if p.exists()), folder).resolve()
     try:
         device = path.stat().st_dev
         while path.parent != path and path.parent.stat().st_dev == device:

@@ -327,11 +327,16 @@ class IndexWriter:
 
 def create_index(folder: Path, manifest: Manifest) -> None:
     """Create an empty index folder (generation 0). Fails if one exists."""
+    fresh = not folder.exists()
     with guarded(folder, writing=True):
         make_private_dirs(folder)
         lock = acquire_lock(folder, 0.0)
         try:
             _create(folder, manifest)
+        except BaseException:
+            if fresh:  # a first creation that failed (disk full...) leaves no half-made folder behind
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
         finally:
             lock.close()
 
