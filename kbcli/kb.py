@@ -96,7 +96,8 @@ class KnowledgeBase:
         roots = [_check_source(p) for p in paths]
         if not roots:
             raise UsageError("give at least one file or folder to index")
-        if not any(next(iter(crawl(root, options.include, options.exclude)), None) for root in roots):
+        links = None if options.follow_links else tuple(roots)
+        if not any(next(iter(crawl(root, options.include, options.exclude, link_roots=links)), None) for root in roots):
             raise NothingToIndex(
                 "no files to index (.pdf, .docx, .txt, .md, ...) found in " + ", ".join(str(p) for p in roots)
                 + (" matching the --include/--exclude patterns" if options.include or options.exclude else "")

@@ -101,12 +101,20 @@ class LlmSettings:
 
 
 @dataclass(frozen=True)
+class ServerSettings:
+    """`kbcli serve` / `kbcli mcp --http`: who may call them."""
+
+    token: str | None = field(default=None, repr=False)  # $KBCLI_TOKEN: the bearer token clients must send
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: Paths
     reading: ReadingSettings = ReadingSettings()
     indexing: IndexingSettings = IndexingSettings()
     search: SearchSettings = SearchSettings()
     llm: LlmSettings = LlmSettings()
+    servers: ServerSettings = ServerSettings()
     debug: bool = False
 
 
@@ -164,6 +172,7 @@ def from_mapping(env: Mapping[str, str], *, home: Path | None = None, debug: boo
             api_key=get.text("KBCLI_LLM_API_KEY"),
             timeout=get.text("KBCLI_LLM_TIMEOUT"),
         ),
+        servers=ServerSettings(token=get.text("KBCLI_TOKEN")),
         debug=debug,
     )
 

@@ -10,6 +10,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kbcli.snippets import snippet
+
 if TYPE_CHECKING:
     from kbcli.answer import Answered
     from kbcli.indexer import SyncReport
@@ -18,12 +20,16 @@ if TYPE_CHECKING:
     from kbcli.session import Around
 
 _HIT_INTERNALS = ("source", "title", "file_id", "seqs", "explain")
+SNIPPET_CHARS = 600  # a hit's `snippet` in query --json: its best sentences, for a list view
 
 
-def hit_json(hit: "Hit", explain: bool = False) -> dict[str, Any]:
+def hit_json(hit: "Hit", explain: bool = False, query: str | None = None) -> dict[str, Any]:
+    """A hit; with the `query` it answers, also its `snippet` (`text` stays whole)."""
     data = asdict(hit)
     for key in _HIT_INTERNALS:
         data.pop(key, None)
+    if query is not None:
+        data["snippet"] = snippet(hit.text, query, SNIPPET_CHARS).text
     if hit.rerank_score is None:
         data.pop("rerank_score", None)
     if explain and hit.explain is not None:
@@ -37,7 +43,7 @@ def result_json(result: "QueryResult", explain: bool = False) -> dict[str, Any]:
         "query": result.query,
         "mode": result.mode,
         "expanded": result.expanded,
-        "hits": [hit_json(h, explain) for h in result.hits],
+        "hits": [hit_json(h, explain, result.query) for h in result.hits],
         "seconds": result.seconds,  # search time in the process (no start-up, no printing)
     }
 

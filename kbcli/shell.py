@@ -8,7 +8,6 @@ loops that drive it and the rendering live in `kbcli/cli/shell_ui.py`; the index
 
 from __future__ import annotations
 
-import fnmatch
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Union
@@ -18,6 +17,7 @@ from kbcli.errors import IndexNotFound, KbError, UsageError
 from kbcli.facts import IndexInfo
 from kbcli.kb import KnowledgeBase
 from kbcli.search import Hit, QueryResult
+from kbcli.search.results import matches_glob
 from kbcli.session import MAX_CONTEXT_CHUNKS
 
 MAX_K = 1000
@@ -316,11 +316,6 @@ def _on_off(arg: str, usage: str, current: bool) -> bool:
     if not value:
         return not current  # a bare `:json` toggles
     raise UsageError(f"use {usage}")
-
-
-def matches_glob(hit: Hit, glob: str) -> bool:
-    """The --include/--exclude rule of `kbcli index`, plus the absolute path."""
-    return any(fnmatch.fnmatch(candidate, glob) for candidate in (hit.relative, hit.relative.rsplit("/", 1)[-1], hit.file))
 
 
 def completions(text: str, index_names: Callable[[], Iterable[str]]) -> list[tuple[str, int, str]]:

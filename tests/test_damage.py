@@ -201,7 +201,7 @@ def test_remove_takes_a_half_created_folder(cli: Cli, kbcli_home: Path) -> None:
     orphan.mkdir()
     sqlite3.connect(orphan / "index.sqlite").execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)").connection.close()
     assert {i["name"]: i["status"] for i in cli.json("list", "--json")["indexes"]} == {"orphan": "damaged"}
-    assert "cannot be rebuilt" in _one_line_error(cli("repair", "orphan", code=1))
+    assert "nothing is left to rebuild" in _one_line_error(cli("repair", "orphan", code=1))
     cli("remove", "orphan", "--yes")
     assert cli.json("list", "--json")["indexes"] == []
 

@@ -29,3 +29,13 @@ def test_a_link_to_a_file_outside_the_sources_is_reported_and_never_indexed(cli:
     (hit,) = cli.json("query", "l", "quarterly budget review", "--mode", "keyword", "--json")["hits"]
     assert Path(hit["file"]).name == "notes.txt"
 
+def test_follow_links_indexes_what_a_link_points_at(cli: Cli, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    outside = tmp_path / "shared" / "handbook.txt"
+    outside.parent.mkdir()
+    outside.write_text("Expense claims need a receipt from the vendor quokkaline.\n")
+    (src / "handbook.txt").symlink_to(outside)
+    cli("index", src, "--name", "f", "--follow-links", "--json")
+    hits = cli.json("query", "f", "quokkaline receipt", "--mode", "keyword", "--json")["hits"]
+    assert hits and Path(hits[0]["file"]).name == "handbook.txt"

@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from kbcli import __version__
-from kbcli.cli import evaluating, indexing, managing, modelling, querying, repairing
+from kbcli.cli import evaluating, indexing, managing, modelling, querying, repairing, serving
 from kbcli.cli.invocation import Invocation
 from kbcli.cli.output import Output
 from kbcli.errors import ExitCode, KbError, os_error_sentence
@@ -104,6 +104,8 @@ app.command()(managing.export)
 app.command()(modelling.models)
 app.command()(modelling.reembed)
 app.command("eval")(evaluating.eval_questions)
+app.command()(serving.mcp)
+app.command()(serving.serve)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from kbcli.cli.invocation import Invocation, current
-from kbcli.cli.options import JsonOpt, LogFileOpt, NameArg, QuietOpt, ReadingArgs, WaitOpt, reading_options
+from kbcli.cli.options import FollowLinksOpt, JsonOpt, LogFileOpt, NameArg, QuietOpt, ReadingArgs, WaitOpt, reading_options
 from kbcli.cli.progress import LogLines, RichProgress, TeeLines
 from kbcli.cli.views import render_sync, watch_line
 from kbcli.errors import ExitCode, KbError
@@ -58,6 +58,7 @@ def index(
         typer.Option("--vector-index", help="For a new index: flat (exact), ivf (approximate, for very large indexes) or auto (flat, then ivf past 200k chunks)."),
     ] = "auto",
     wait: WaitOpt = 0.0,
+    follow_links: FollowLinksOpt = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
     log_file: LogFileOpt = None,
@@ -82,6 +83,7 @@ def index(
         model=model,
         vector_index=vector_index,
         wait=wait,
+        follow_links=follow_links,
         read=reading.read_options(run.settings.reading),
     )
     with _observer(run, quiet, as_json, log_file) as observer:
@@ -97,6 +99,7 @@ def refresh(
     prune_missing_sources: Annotated[
         bool, typer.Option("--prune-missing-sources", help="Remove the files of source folders that no longer exist.")
     ] = False,
+    follow_links: FollowLinksOpt = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
     log_file: LogFileOpt = None,
@@ -112,7 +115,10 @@ def refresh(
     Example crontab line:  */30 * * * * kbcli refresh work --quiet --log-file ~/kbcli.log
     """
     run = current(ctx)
-    options = IndexOptions(wait=wait, prune_missing_sources=prune_missing_sources, read=reading.read_options(run.settings.reading))
+    options = IndexOptions(
+        wait=wait, prune_missing_sources=prune_missing_sources, follow_links=follow_links,
+        read=reading.read_options(run.settings.reading),
+    )
     with _observer(run, quiet, as_json, log_file) as observer:
         report = run.kb().refresh(name, options, observer)
     _finish_sync(run, name, report, as_json, quiet)
@@ -126,6 +132,7 @@ def watch(
         float, typer.Option("--debounce", metavar="SECONDS", help="Refresh once changes have been quiet this long.")
     ] = 2.0,
     wait: WaitOpt = 60.0,
+    follow_links: FollowLinksOpt = False,
     quiet: QuietOpt = False,
     log_file: LogFileOpt = None,
     *,
@@ -139,7 +146,7 @@ def watch(
     """
     run = current(ctx)
     kb = run.kb()
-    options = IndexOptions(wait=wait, read=reading.read_options(run.settings.reading))
+    options = IndexOptions(wait=wait, follow_links=follow_links, read=reading.read_options(run.settings.reading))
     roots = [Path(s.path) for s in kb.sources(name)]
     stderr = run.output.stderr
     observer = TeeLines(stderr, log_file, quiet=True) if log_file else LogLines(stderr, quiet=True)

@@ -25,6 +25,10 @@ WaitOpt = Annotated[
 LogFileOpt = Annotated[
     Optional[Path], typer.Option("--log-file", metavar="FILE", help="Also append the run's log lines to FILE.")
 ]
+FollowLinksOpt = Annotated[
+    bool,
+    typer.Option("--follow-links", help="Also follow links to files outside the sources (by default such a link is reported and skipped)."),
+]
 TopKOpt = Annotated[int, typer.Option("--top-k", "-k", min=1, max=1000, help="How many passages to return.")]
 RerankOpt = Annotated[
     Optional[Path],

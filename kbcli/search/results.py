@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -73,3 +74,9 @@ class QueryResult:
             "hits": [h.to_json(explain) for h in self.hits],
             "seconds": self.seconds,  # search time in the process (no start-up, no printing)
         }
+
+
+def matches_glob(hit: Hit, glob: str) -> bool:
+    """The --include/--exclude rule of `kbcli index`, plus the absolute path (the shell's
+    :filter, the servers' file_glob)."""
+    return any(fnmatch.fnmatch(candidate, glob) for candidate in (hit.relative, hit.relative.rsplit("/", 1)[-1], hit.file))

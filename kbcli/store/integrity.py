@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 def damaged(folder: Path, problem: str, repairable: bool = True) -> DamagedIndex:
     name = folder.name
     if repairable:
-        return DamagedIndex(f"index {name!r} is damaged ({problem}): run 'kbcli repair {name}'")
+        return DamagedIndex(f"index {name!r} is damaged and cannot be read ({problem}): run 'kbcli repair {name}'")
     return DamagedIndex(
-        f"index {name!r} is damaged ({problem}) and cannot be rebuilt from what is left: "
+        f"index {name!r} is damaged and cannot be read ({problem}); nothing is left to rebuild it from: "
         f"run 'kbcli remove {name} --yes', then 'kbcli index' its folders again"
     )
 

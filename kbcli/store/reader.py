@@ -86,6 +86,20 @@ class Snapshot:
             for chunk_id, (file_id, seq, page) in places.items()
         }
 
+    def file_chunks(self, file_id: int, first_seq: int, last_seq: int) -> list[ChunkRow]:
+        """One file's chunks with seq from `first_seq` to `last_seq`, in order (text included)."""
+        sql = "SELECT id FROM chunks WHERE file_id = ? AND seq BETWEEN ? AND ? ORDER BY seq"
+        ids = [int(r[0]) for r in self._conn.execute(sql, (file_id, first_seq, last_seq))]
+        rows = self.rows(ids)
+        return [rows[i] for i in ids if i in rows]
+
+    def page_chunks(self, file_id: int, page: int) -> list[ChunkRow]:
+        """One file's chunks of one page, in order; no text is read for its other pages."""
+        sql = "SELECT id FROM chunks WHERE file_id = ? AND page = ? ORDER BY seq"
+        ids = [int(r[0]) for r in self._conn.execute(sql, (file_id, page))]
+        rows = self.rows(ids)
+        return [rows[i] for i in ids if i in rows]
+
     def _chunks_in(self, file_id: int, spans: list[tuple[int, int]]) -> list[tuple[int, int, int | None]]:
         """(id, seq, page) of one file's chunks within these seq spans (first, last), in order."""
         sql = "SELECT id, seq, page FROM chunks WHERE file_id = ? AND seq BETWEEN ? AND ? ORDER BY seq"
