@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 from kbcli.chunking import TokenCounter, embed_prefix, page_lead, running_lines
+from kbcli.errors import DamagedIndex
 from kbcli.keywords import name_words, segment
 from kbcli.readers import display_name
 from kbcli.store import MANIFEST, IndexWriter, Manifest, check_index, damaged, write_atomic
@@ -50,7 +51,7 @@ def restore_manifest(folder: Path, stored: str | None) -> Manifest | None:
     try:
         Manifest.load(folder)
         return None
-    except Exception:
+    except DamagedIndex:  # missing or unreadable; another format's is IncompatibleIndex, said as it is
         if not stored:
             raise damaged(folder, "manifest missing and the database holds no copy of it", repairable=False) from None
     manifest = Manifest.from_json(folder, json.loads(stored))
