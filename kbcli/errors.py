@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from enum import IntEnum
 
 
@@ -39,6 +40,14 @@ class IncompatibleIndex(KbError):
     """Built by a kbcli with another on-disk format: it can be listed and removed, not opened."""
 
 
+class DamagedIndex(KbError):
+    """An index whose parts disagree or cannot be read; the message names the repairing command."""
+
+
+class StorageFailure(KbError):
+    """The disk refused: full, read-only, or not ours to write. The last commit is intact."""
+
+
 class LockBusy(KbError):
     exit_code = ExitCode.LOCKED
 
@@ -53,3 +62,15 @@ class Interrupted(KbError):
     def __init__(self, message: str, signum: int) -> None:
         super().__init__(message)
         self.exit_code = 128 + signum  # type: ignore[assignment]  # the shell's convention: 130, 143
+
+
+def os_error_sentence(err: OSError) -> str | None:
+    """What a refusal of the disk means for the user, in one line; None for other OS errors."""
+    where = err.filename or "a file"
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left on the device holding {where}; the last committed version is intact: free some space and retry"
+    if err.errno == errno.EROFS:
+        return f"{where} is on a read-only file system: nothing can be written there"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied: {where}; run kbcli as its owner or give it access"
+    return None

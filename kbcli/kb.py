@@ -10,14 +10,18 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from kbcli import __version__
 from kbcli.chunking import ChunkSettings
 from kbcli.discover import crawl, is_supported
-from kbcli.errors import IncompatibleIndex, IndexNotFound, NothingToIndex, UsageError
+from kbcli.errors import DamagedIndex, IncompatibleIndex, IndexNotFound, NothingToIndex, UsageError
 from kbcli.facts import DAMAGED, INCOMPATIBLE, OK, FileStatus, IndexInfo, IndexStats, IndexSummary, SourceStatus
 from kbcli.indexer import Observer, SyncReport, Syncer
 from kbcli.readers import ReadOptions
 from kbcli.search import Searcher
 from kbcli.session import IndexSession, open_searcher
 from kbcli.settings import SearchSettings, Settings, check_index_name, defaults
-from kbcli.store import MANIFEST, IndexReader, IndexWriter, Manifest, create_index, delete_index
+from kbcli.repair import RepairReport, repair
+from kbcli.store import (
+    MANIFEST, CheckReport, IndexReader, IndexWriter, Manifest, check_index, create_index, damaged, delete_index,
+    has_database,
+)
 
 if TYPE_CHECKING:
     from kbcli.models import Embedder
@@ -54,15 +58,27 @@ class KnowledgeBase:
     def names(self) -> list[str]:
         if not self.indexes.is_dir():
             return []
-        return sorted(p.name for p in self.indexes.iterdir() if (p / MANIFEST).exists())
+        # A database without its manifest is a damaged index, listed so that it is seen.
+        return sorted(p.name for p in self.indexes.iterdir() if (p / MANIFEST).exists() or has_database(p))
 
     def require(self, name: str) -> Path:
-        """The folder of the index `name`; IndexNotFound (naming the ones there are) if none."""
-        folder = self.folder(name)
+        """The folder of the index `name`; IndexNotFound (naming the ones there are) if none,
+        DamagedIndex if only its database is left."""
+        folder = self.locate(name)
         if not (folder / MANIFEST).exists():
-            known = ", ".join(self.names()) or "none yet"
-            raise IndexNotFound(f"no index named {name!r} in {self.indexes} (indexes: {known})")
+            raise damaged(folder, "manifest missing") if has_database(folder) else self._not_found(name)
         return folder
+
+    def locate(self, name: str) -> Path:
+        """The folder `name` under indexes/, whole, damaged or half-created; IndexNotFound if none."""
+        folder = self.folder(name)
+        if not folder.is_dir():
+            raise self._not_found(name)
+        return folder
+
+    def _not_found(self, name: str) -> IndexNotFound:
+        known = ", ".join(self.names()) or "none yet"
+        return IndexNotFound(f"no index named {name!r} in {self.indexes} (indexes: {known})")
 
     def _embedder_factory(self, manifest: Manifest, loaded: "Embedder | None" = None):
         def make() -> "Embedder":
@@ -90,6 +106,8 @@ class KnowledgeBase:
         embedder = None
         wanted = options.model or self.settings.indexing.model
         if not (folder / MANIFEST).exists():
+            if has_database(folder):  # a surviving database: damaged, not to be emptied by a new index
+                raise damaged(folder, "manifest missing")
             manifest, embedder = _new_manifest(name, options, wanted, self.cache)
             create_index(folder, manifest)
         elif wanted is not None or options.precision is not None:
@@ -141,7 +159,13 @@ class KnowledgeBase:
         return reembed(folder, embedder, self.settings.paths.home / ".reembed" / name, wait=wait, on_batch=on_batch)
 
     def remove(self, name: str) -> None:
-        delete_index(self.require(name))
+        delete_index(self.locate(name))
+
+    def check(self, name: str) -> CheckReport:
+        return check_index(self.locate(name))
+
+    def repair(self, name: str, wait: float = 0.0) -> RepairReport:
+        return repair(self.locate(name), lambda manifest: self._embedder_factory(manifest)(), wait=wait)
 
     # -- reading --
     def reader(self, name: str) -> IndexReader:
@@ -189,10 +213,14 @@ class KnowledgeBase:
             reader = IndexReader(folder)
         except IncompatibleIndex as err:
             return IndexSummary(name, folder, INCOMPATIBLE, str(err))
+        except DamagedIndex as err:
+            return IndexSummary(name, folder, DAMAGED, str(err))
         except Exception as err:  # a broken manifest or database file
             return IndexSummary(name, folder, DAMAGED, _damaged(name, err))
         try:
             return IndexSummary(name, folder, OK, stats=IndexStats(**reader.stats()))
+        except DamagedIndex as err:
+            return IndexSummary(name, folder, DAMAGED, str(err))
         except Exception as err:  # the database or vector files, past the manifest
             return IndexSummary(name, folder, DAMAGED, _damaged(name, err))
         finally:

@@ -95,7 +95,8 @@ def reembed(
         if aside.exists():
             shutil.rmtree(aside)  # a killed run's leftovers
         aside.mkdir(parents=True)
-        ids, vectors = _copy_and_embed(folder / DATABASE, aside / DATABASE, embedder, generation + 1, on_batch)
+        manifest = Manifest(**{**old.to_json(), **model_record(embedder)})
+        ids, vectors = _copy_and_embed(folder / DATABASE, aside / DATABASE, embedder, generation + 1, on_batch, manifest)
         index = VectorIndex.empty(embedder.dimension)
         if ids:
             index.add(vectors, ids)
@@ -104,7 +105,6 @@ def reembed(
         current = folder / f"vectors-{generation}.faiss"
         if current.exists():  # readers of the old database still find their generation
             os.link(current, aside / current.name)
-        manifest = Manifest(**{**old.to_json(), **model_record(embedder)})
         write_atomic(aside / MANIFEST, json.dumps(manifest.to_json(), indent=2).encode())
         for path in aside.iterdir():
             _fsync(path)
@@ -118,8 +118,9 @@ def reembed(
             "generation": generation + 1}
 
 
-def _copy_and_embed(source_db: Path, target_db: Path, embedder: Embedder, generation: int, on_batch):  # type: ignore[no-untyped-def]
-    """Copy the committed database, embed its chunks, and record the new generation in the copy."""
+def _copy_and_embed(source_db: Path, target_db: Path, embedder: Embedder, generation: int, on_batch, manifest: Manifest):  # type: ignore[no-untyped-def]
+    """Copy the committed database, embed its chunks, and record the new generation in the copy
+    (with what kbcli.store.integrity checks on open: the counts and the manifest's copy)."""
     source = sqlite3.connect(f"file:{source_db}?mode=ro", uri=True)
     copy = sqlite3.connect(target_db)
     try:
@@ -127,7 +128,9 @@ def _copy_and_embed(source_db: Path, target_db: Path, embedder: Embedder, genera
         ids, texts = embedded_texts(copy, embedder)
         vectors = embedder.embed(texts, on_batch=_counter(len(texts), on_batch))
         copy.executemany(
-            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", [("generation", str(generation)), ("updated_at", now_iso())]
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+            [("generation", str(generation)), ("updated_at", now_iso()), ("vectors", str(len(ids))),
+             ("chunks", str(len(ids))), ("manifest", manifest.to_bytes().decode())],
         )
         copy.commit()
     finally:

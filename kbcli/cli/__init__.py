@@ -15,10 +15,10 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from kbcli import __version__
-from kbcli.cli import evaluating, indexing, managing, modelling, querying, serving
+from kbcli.cli import evaluating, indexing, managing, modelling, querying, repairing, serving
 from kbcli.cli.invocation import Invocation
 from kbcli.cli.output import Output
-from kbcli.errors import ExitCode, KbError
+from kbcli.errors import ExitCode, KbError, os_error_sentence
 from kbcli.settings import resolve
 
 
@@ -34,6 +34,11 @@ class _Group(TyperGroup):
             raise
         except KeyboardInterrupt:
             _fail("interrupted", 130)
+        except OSError as err:  # disk full, read-only, permission: a sentence, not a traceback
+            sentence = os_error_sentence(err)
+            if sentence is None or ctx.params.get("debug"):
+                raise
+            _fail(sentence, ExitCode.ERROR)
         except Exception as err:
             if ctx.params.get("debug"):
                 raise
@@ -93,6 +98,8 @@ app.command("list")(managing.list_indexes)
 app.command()(managing.info)
 app.command()(managing.sources)
 app.command()(managing.remove)
+app.command()(repairing.check)
+app.command()(repairing.repair)
 app.command()(managing.export)
 app.command()(modelling.models)
 app.command()(modelling.reembed)

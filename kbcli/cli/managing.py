@@ -64,10 +64,10 @@ def remove(
     name: NameArg,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Delete the index NAME (your documents are not touched)."""
+    """Delete the index NAME (your documents are not touched), whole, damaged or half-created."""
     run = current(ctx)
     kb = run.kb()
-    folder = kb.require(name)
+    folder = kb.locate(name)
     if not yes:
         if not run.output.stdin_is_terminal:
             raise UsageError("refusing to delete without confirmation: pass --yes")

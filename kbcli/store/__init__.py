@@ -4,6 +4,8 @@
 tables and records), `reader` (snapshots that answer with data), `writer` (atomic commits).
 """
 
+from kbcli.store.check import CheckReport, check_index
+from kbcli.store.integrity import damaged, has_database
 from kbcli.store.layout import DATABASE, FORMAT_VERSION, LOCK, MANIFEST, now_iso, write_atomic
 from kbcli.store.manifest import Manifest
 from kbcli.store.reader import IndexReader, Snapshot
@@ -11,6 +13,6 @@ from kbcli.store.schema import ChunkRow, FileRecord, Source
 from kbcli.store.writer import IndexWriter, create_index, delete_index
 
 __all__ = [
-    "DATABASE", "FORMAT_VERSION", "LOCK", "MANIFEST", "ChunkRow", "FileRecord", "IndexReader", "IndexWriter",
+    "CheckReport", "check_index", "damaged", "has_database", "DATABASE", "FORMAT_VERSION", "LOCK", "MANIFEST", "ChunkRow", "FileRecord", "IndexReader", "IndexWriter",
     "Manifest", "Snapshot", "Source", "create_index", "delete_index", "now_iso", "write_atomic",
 ]

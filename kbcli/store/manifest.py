@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kbcli.errors import IncompatibleIndex, IndexNotFound, KbError
+from kbcli.errors import IncompatibleIndex, IndexNotFound
+from kbcli.store.integrity import damaged, has_database, manifest_missing
 from kbcli.store.layout import FORMAT_VERSION, MANIFEST, now_iso
 
 
@@ -37,15 +38,26 @@ class Manifest:
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.to_json(), indent=2).encode()
+
     @classmethod
     def load(cls, folder: Path) -> "Manifest":
         path = folder / MANIFEST
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:
+            if has_database(folder):  # the database survived: damaged, not absent
+                raise manifest_missing(folder) from None
             raise IndexNotFound(f"no index at {folder}") from None
         except (OSError, ValueError) as err:
-            raise KbError(f"the manifest {path} is unreadable: {err}") from err
+            raise damaged(folder, f"{MANIFEST} unreadable: {err}") from err
+        if not isinstance(data, dict):
+            raise damaged(folder, f"{MANIFEST} unreadable: not an object")
+        return cls.from_json(folder, data)
+
+    @classmethod
+    def from_json(cls, folder: Path, data: dict[str, Any]) -> "Manifest":
         if data.get("format") != FORMAT_VERSION:
             raise IncompatibleIndex(
                 f"index {folder.name!r} was built by another kbcli version (format {data.get('format')}, this one "

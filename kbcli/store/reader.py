@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from kbcli.store import schema
-from kbcli.store.layout import LOCK, load_vectors
+from kbcli.store.check import consistency
+from kbcli.store.integrity import chunk_count, check_counts, committed_meta, damaged, guarded, has_database, open_vectors
+from kbcli.store.layout import DATABASE, LOCK
 from kbcli.store.manifest import Manifest
 from kbcli.store.schema import ChunkRow, FileRecord, Source
 from kbcli.settings import SearchSettings
@@ -123,25 +125,38 @@ class IndexReader:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.manifest = Manifest.load(folder)
-        self._conn = schema.connect(folder, readonly=True)
+        if not has_database(folder):
+            raise damaged(folder, f"{DATABASE} missing", repairable=False)
+        with guarded(folder, writing=False):
+            self._conn = schema.connect(folder, readonly=True)
         self._vectors: "VectorIndex | None" = None
         self.generation = -1
+        try:
+            with self._transaction():  # the cheap checks, now rather than at the first question
+                pass
+        except BaseException:
+            self._conn.close()
+            raise
 
     def close(self) -> None:
         self._conn.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction; vectors are (re)loaded when a newer generation was committed."""
-        self._conn.execute("BEGIN")
-        try:
-            generation = int(self._conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
-            if generation != self.generation:
-                self._vectors = load_vectors(self.folder, generation, self.manifest.dimension, mmap=True)
-                self.generation = generation
-            yield self._conn
-        finally:
-            self._conn.execute("COMMIT")
+        """A read transaction; vectors are (re)loaded, and checked against the rows, when a newer
+        generation was committed."""
+        with guarded(self.folder, writing=False):
+            self._conn.execute("BEGIN")
+            try:
+                meta = committed_meta(self._conn, self.folder)
+                generation = int(meta["generation"])
+                if generation != self.generation:
+                    vectors = open_vectors(self.folder, generation, self.manifest.dimension, mmap=True)
+                    check_counts(self.folder, meta, vectors.ntotal, chunk_count(self._conn))
+                    self._vectors, self.generation = vectors, generation
+                yield self._conn
+            finally:
+                self._conn.execute("COMMIT")
 
     @contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
@@ -192,29 +207,10 @@ class IndexReader:
             return schema.sources(conn)
 
     def verify(self) -> list[str]:
-        """Problems in the committed state: vectors without chunks, chunks without vectors or
-        files, and file records whose chunk count is wrong. Empty when the index is consistent."""
+        """Problems in the committed state (kbcli.store.check.consistency); empty when consistent."""
         with self._transaction() as conn:
             assert self._vectors is not None
-            vector_ids = self._vectors.ids()
-            chunk_ids = {r[0] for r in conn.execute("SELECT id FROM chunks")}
-            keyword_ids = {r[0] for r in conn.execute("SELECT rowid FROM chunks_fts")}
-            orphans = conn.execute("SELECT COUNT(*) FROM chunks WHERE file_id NOT IN (SELECT id FROM files)").fetchone()[0]
-            wrong = conn.execute(
-                "SELECT f.path, f.chunks, COUNT(c.id) FROM files f LEFT JOIN chunks c ON c.file_id = f.id"
-                " GROUP BY f.id HAVING f.chunks != COUNT(c.id)"
-            ).fetchall()
-        problems = []
-        if vector_ids - chunk_ids:
-            problems.append(f"{len(vector_ids - chunk_ids)} vectors have no chunk")
-        if chunk_ids - vector_ids:
-            problems.append(f"{len(chunk_ids - vector_ids)} chunks have no vector")
-        if keyword_ids != chunk_ids:
-            problems.append(f"keyword index differs from chunks by {len(keyword_ids ^ chunk_ids)} rows")
-        if orphans:
-            problems.append(f"{orphans} chunks belong to no file")
-        problems += [f"{path}: manifest says {n} chunks, store has {m}" for path, n, m in wrong]
-        return problems
+            return consistency(conn, self._vectors.ids())
 
     def files(self, status: str | None = None) -> list[FileRecord]:
         with self._transaction() as conn:

@@ -87,7 +87,7 @@ class Source:
 def connect(folder: Path, readonly: bool) -> sqlite3.Connection:
     db = folder / DATABASE
     if readonly:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        conn = _connect_readonly(db)
     else:
         conn = sqlite3.connect(db, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
@@ -95,6 +95,20 @@ def connect(folder: Path, readonly: bool) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout=10000")
     conn.row_factory = sqlite3.Row
     return conn
+
+
+def _connect_readonly(db: Path) -> sqlite3.Connection:
+    """Read-only; on a read-only disk or folder, where SQLite cannot create the WAL's -shm file,
+    the database is opened as immutable (nothing can commit there meanwhile)."""
+    if not db.exists():  # mode=ro never creates it, but says only "unable to open"
+        raise FileNotFoundError(2, "No such file or directory", str(db))
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+    return sqlite3.connect(f"file:{db}?mode=ro&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
 
 
 _CHUNK_COLUMNS = (

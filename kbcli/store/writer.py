@@ -15,20 +15,32 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from kbcli.errors import IndexExists
+from kbcli.errors import DamagedIndex, IndexExists
 from kbcli.store import schema
 from kbcli.store.layout import (
+    DATABASE,
     MANIFEST,
     PRIVATE_FILE,
     VECTOR_FILE,
     acquire_lock,
     fsync_dir,
-    load_vectors,
     make_private_dirs,
     now_iso,
     tighten,
     vector_file,
     write_atomic,
+)
+from kbcli.store.integrity import (
+    chunk_count,
+    check_counts,
+    committed_meta,
+    damaged,
+    disk_is_full,
+    guarded,
+    has_database,
+    manifest_missing,
+    no_space,
+    open_vectors,
 )
 from kbcli.store.manifest import Manifest
 from kbcli.store.schema import SCHEMA, FileRecord, Source, connect
@@ -40,32 +52,54 @@ if TYPE_CHECKING:
 def delete_index(folder: Path, wait: float = 0.0) -> None:
     """Remove an index folder, never under a running writer. Works for any format version: the
     manifest goes first, so a half-deleted folder is no longer an index."""
-    lock = acquire_lock(folder, wait)
-    try:
-        (folder / MANIFEST).unlink()
-    finally:
-        lock.close()
-    shutil.rmtree(folder)
+    with guarded(folder, writing=True):
+        lock = acquire_lock(folder, wait)
+        try:
+            (folder / MANIFEST).unlink(missing_ok=True)  # a half-created or damaged folder has none
+        finally:
+            lock.close()
+        shutil.rmtree(folder)
 
 
 class IndexWriter:
     """The one writer of an index. Changes are invisible to readers until `commit()`."""
 
-    def __init__(self, folder: Path, wait: float = 0.0) -> None:
+    def __init__(self, folder: Path, wait: float = 0.0, manifest: Manifest | None = None, lenient: bool = False) -> None:
+        """`manifest`: the one to use when the file is lost (repair); `lenient`: open whatever the
+        vectors' state (repair), noting the problem in `vector_problem` instead of raising."""
         self.folder = folder
-        self._lock = acquire_lock(folder, wait)
+        self.vector_problem: str | None = None
+        with guarded(folder, writing=True):
+            self._lock = acquire_lock(folder, wait)
         try:
-            self.manifest = Manifest.load(folder)
-            tighten(folder)  # before anything new is written beside older, looser files
-            self._conn = connect(folder, readonly=False)
-            self._sweep()
-            self.generation = self._committed_generation()
-            self._vectors = load_vectors(folder, self.generation, self.manifest.dimension, mmap=False)
-            self._conn.execute("BEGIN IMMEDIATE")
-            self.dirty = False
+            with guarded(folder, writing=True):
+                self._open(manifest, lenient)
         except BaseException:
             self._lock.close()
             raise
+
+    def _open(self, manifest: Manifest | None, lenient: bool) -> None:
+        self.manifest = manifest or Manifest.load(self.folder)
+        if not has_database(self.folder):  # connect() would create an empty one
+            raise damaged(self.folder, f"{DATABASE} missing", repairable=False)
+        tighten(self.folder)  # before anything new is written beside older, looser files
+        self._conn = connect(self.folder, readonly=False)
+        meta = committed_meta(self._conn, self.folder)
+        self._sweep()
+        self.generation = int(meta["generation"])
+        try:
+            self._vectors = open_vectors(self.folder, self.generation, self.manifest.dimension, mmap=False)
+            check_counts(self.folder, meta, self._vectors.ntotal, chunk_count(self._conn))
+        except DamagedIndex as err:
+            if not lenient:
+                raise  # never commit on top of a damaged index
+            from kbcli.vectors import VectorIndex
+
+            self.vector_problem = str(err)
+            if not hasattr(self, "_vectors"):
+                self._vectors = VectorIndex.empty(self.manifest.dimension)
+        self._conn.execute("BEGIN IMMEDIATE")
+        self.dirty = False
 
     # -- reading inside the writer's transaction --
     def files(self, status: str | None = None) -> list[FileRecord]:
@@ -181,11 +215,24 @@ class IndexWriter:
         """Make every change so far visible to readers, atomically and durably."""
         if not self.dirty:
             return
+        with guarded(self.folder, writing=True):
+            self._commit()
+
+    def _commit(self) -> None:
+        chunks = chunk_count(self._conn)
+        if self._vectors.ntotal != chunks:  # never commit a state that is already inconsistent
+            raise damaged(self.folder, f"{self._vectors.ntotal} vectors for {chunks} chunks, not committed")
         self._vectors.settle(self.manifest.vector_index)
         new = self.generation + 1
         target = vector_file(self.folder, new)
         tmp = target.with_name(f".{target.name}.tmp")
-        self._vectors.save(tmp)
+        try:
+            self._vectors.save(tmp)
+        except RuntimeError:  # FAISS says only "fwrite failed"
+            tmp.unlink(missing_ok=True)
+            if disk_is_full(self.folder):
+                raise no_space(self.folder) from None
+            raise
         os.chmod(tmp, PRIVATE_FILE)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
@@ -194,13 +241,65 @@ class IndexWriter:
         stamp = now_iso()
         self._conn.executemany(
             "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
-            [("generation", str(new)), ("updated_at", stamp)],
+            [("generation", str(new)), ("updated_at", stamp), ("vectors", str(self._vectors.ntotal)),
+             ("chunks", str(chunks)), ("manifest", self.manifest.to_bytes().decode())],
         )
         self._conn.execute("COMMIT")
         self.generation = new
         self.dirty = False
         self._sweep()
         self._conn.execute("BEGIN IMMEDIATE")
+
+    # -- repairing (kbcli.repair): the committed rows are the truth, vectors and keywords follow --
+    def embedding_rows(self) -> list[tuple[int, int, int | None, str | None, str, str | None, str]]:
+        """(id, file id, page, heading, text, file title, file path) of every chunk, in file order."""
+        sql = (
+            "SELECT c.id, c.file_id, c.page, c.heading, c.text, f.title, f.path FROM chunks c"
+            " JOIN files f ON f.id = c.file_id ORDER BY c.file_id, c.seq"
+        )
+        return [tuple(r) for r in self._conn.execute(sql)]  # type: ignore[misc]
+
+    def keyword_ids(self) -> set[int]:
+        return {r[0] for r in self._conn.execute("SELECT rowid FROM chunks_fts")}
+
+    def drop_vectors(self, ids: Sequence[int]) -> None:
+        if ids:
+            self._vectors.remove(list(ids))
+            self.dirty = True
+
+    def add_vectors(self, vectors: "np.ndarray", ids: Sequence[int]) -> None:
+        if ids:
+            self._vectors.add(vectors, list(ids))
+            self.dirty = True
+
+    def drop_orphans(self) -> int:
+        """Chunks whose file record is gone cannot be shown: they go, with their vectors."""
+        ids = [r[0] for r in self._conn.execute("SELECT id FROM chunks WHERE file_id NOT IN (SELECT id FROM files)")]
+        if ids:
+            self._vectors.remove([i for i in ids if i in self._vectors.ids()])
+            marks = ",".join("?" * len(ids))
+            self._conn.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({marks})", ids)
+            self._conn.execute(f"DELETE FROM chunks WHERE id IN ({marks})", ids)
+            self.dirty = True
+        return len(ids)
+
+    def fix_file_counts(self) -> int:
+        sql = "UPDATE files SET chunks = (SELECT COUNT(*) FROM chunks c WHERE c.file_id = files.id)"
+        changed = self._conn.execute(sql + " WHERE chunks != (SELECT COUNT(*) FROM chunks c WHERE c.file_id = files.id)").rowcount
+        self.dirty = self.dirty or changed > 0
+        return changed
+
+    def put_keywords(self, rows: Sequence[tuple[int, str, str, str]], drop: Sequence[int]) -> None:
+        """Keyword rows (chunk id, name, heading, body) put back, stray ones dropped, the FTS index rebuilt."""
+        for start in range(0, len(drop), 500):
+            part = list(drop[start : start + 500])
+            self._conn.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({','.join('?' * len(part))})", part)
+        self._conn.executemany("INSERT INTO chunks_fts(rowid, name, heading, body) VALUES (?,?,?,?)", rows)
+        self._conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
+        self.dirty = True
+
+    def mark_changed(self) -> None:
+        self.dirty = True
 
     def close(self) -> None:
         """Drop uncommitted changes and release the lock."""
@@ -228,22 +327,35 @@ class IndexWriter:
 
 def create_index(folder: Path, manifest: Manifest) -> None:
     """Create an empty index folder (generation 0). Fails if one exists."""
-    make_private_dirs(folder)
-    lock = acquire_lock(folder, 0.0)
-    try:
-        if (folder / MANIFEST).exists():
-            raise IndexExists(f"index {manifest.name!r} already exists")
-        conn = connect(folder, readonly=False)
+    fresh = not folder.exists()
+    with guarded(folder, writing=True):
+        make_private_dirs(folder)
+        lock = acquire_lock(folder, 0.0)
         try:
-            conn.executescript(SCHEMA)
-            conn.executemany(
-                "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
-                [("generation", "0"), ("created_at", manifest.created_at), ("updated_at", manifest.created_at)],
-            )
+            _create(folder, manifest)
+        except BaseException:
+            if fresh:  # a first creation that failed (disk full...) leaves no half-made folder behind
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
         finally:
-            conn.close()
-        tighten(folder)  # the database and the lock, whatever the umask
-        # The manifest goes last: its presence is what makes the folder an index.
-        write_atomic(folder / MANIFEST, json.dumps(manifest.to_json(), indent=2).encode())
+            lock.close()
+
+
+def _create(folder: Path, manifest: Manifest) -> None:
+    if (folder / MANIFEST).exists():
+        raise IndexExists(f"index {manifest.name!r} already exists")
+    if has_database(folder):  # a database without its manifest: not to be silently emptied
+        raise manifest_missing(folder)
+    conn = connect(folder, readonly=False)
+    try:
+        conn.executescript(SCHEMA)
+        conn.executemany(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+            [("generation", "0"), ("created_at", manifest.created_at), ("updated_at", manifest.created_at),
+             ("vectors", "0"), ("chunks", "0"), ("manifest", manifest.to_bytes().decode())],
+        )
     finally:
-        lock.close()
+        conn.close()
+    tighten(folder)  # the database and the lock, whatever the umask
+    # The manifest goes last: its presence is what makes the folder an index.
+    write_atomic(folder / MANIFEST, manifest.to_bytes())
