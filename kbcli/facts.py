@@ -51,6 +51,7 @@ class IndexInfo:
     stats: IndexStats
     sources: list[SourceStatus]
     files: list[FileStatus]
+    owner_only: bool = True  # the folder 0700 and its files 0600 (else tightened on the next write)
 
     @property
     def failed(self) -> list[FileStatus]:

@@ -18,6 +18,7 @@ from kbcli.search import Searcher
 from kbcli.session import IndexSession, open_searcher
 from kbcli.settings import SearchSettings, Settings, check_index_name, defaults
 from kbcli.repair import RepairReport, repair
+from kbcli.store.layout import is_private
 from kbcli.store import (
     MANIFEST, CheckReport, IndexReader, IndexWriter, Manifest, check_index, create_index, damaged, delete_index,
     has_database,
@@ -198,7 +199,10 @@ class KnowledgeBase:
                 FileStatus(f.path, f.size, f.mtime_ns, f.sha256, f.pages, f.chunks, f.status, f.reason, f.detail, f.indexed_at)
                 for f in reader.files()
             ]
-            return IndexInfo(name, reader.folder, reader.manifest, IndexStats(**reader.stats()), _source_statuses(reader), files)
+            return IndexInfo(
+                name, reader.folder, reader.manifest, IndexStats(**reader.stats()), _source_statuses(reader), files,
+                owner_only=is_private(reader.folder),
+            )
         finally:
             reader.close()
 

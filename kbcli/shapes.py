@@ -105,6 +105,7 @@ def info_json(info: "IndexInfo", files: bool = False) -> dict[str, Any]:
         **asdict(info.stats),
         "sources": [source_json(s) for s in info.sources],
         "failed": [failure_json(f) for f in info.failed],
+        "owner_only": info.owner_only,
     }
     if files:
         data["files_detail"] = [file_json(f) for f in info.files]

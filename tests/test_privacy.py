@@ -41,7 +41,11 @@ def test_an_older_world_readable_index_is_tightened_on_its_next_write(cli: Cli, 
     os.chmod(folder, 0o755)
     for path in folder.iterdir():
         os.chmod(path, 0o644)  # as kbcli left them before, under umask 022
+    assert cli.json("info", "t", "--json")["owner_only"] is False
+    assert "readable by other users" in cli("info", "t").stdout
     (src / "b.txt").write_text("The deposit is two months' rent.\n")
     cli("refresh", "t", "--quiet")
+    assert cli.json("info", "t", "--json")["owner_only"] is True
+    assert "owner only" in cli("info", "t").stdout
     assert _mode(folder) == 0o700
     assert all(_mode(p) == 0o600 for p in folder.iterdir() if p.is_file())

@@ -65,6 +65,13 @@ def tighten(folder: Path) -> None:
             os.chmod(path, PRIVATE_FILE)
 
 
+def is_private(folder: Path) -> bool:
+    """Whether the folder and its files are owner-only (as `tighten` leaves them)."""
+    if folder.stat().st_mode & 0o077:
+        return False
+    return not any(p.lstat().st_mode & 0o077 for p in folder.iterdir() if p.is_file() and not p.is_symlink())
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE), "wb") as fh:
