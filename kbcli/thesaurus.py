@@ -59,8 +59,9 @@ def _pattern(phrase: str) -> re.Pattern[str]:
 class Thesaurus:
     def __init__(self, entries: list[Entry]) -> None:
         self.entries = entries
-        phrases = {t for e in entries for t in e.triggers} | {normalize(a) for e in entries for a in e.adds}
-        self._patterns = {phrase: _pattern(phrase) for phrase in phrases}
+        # Compiled on first need: the edge classes make each pattern cost milliseconds, and a
+        # question calls for few of the thousand-odd phrases (compiling all took 6 s per start).
+        self._patterns: dict[str, re.Pattern[str]] = {}
 
     @classmethod
     def parse(cls, text: str, origin: str = "thesaurus") -> "Thesaurus":
@@ -95,7 +96,14 @@ class Thesaurus:
         return cls(entries)
 
     def _said(self, phrase: str, said: str) -> bool:
-        return self._patterns[phrase].search(said) is not None
+        # The phrase's first word (Chinese: character) must occur as it is: a cheap test first.
+        lead = phrase[0] if has_cjk(phrase[:1]) else phrase.split(" ", 1)[0]
+        if lead not in said:
+            return False
+        pattern = self._patterns.get(phrase)
+        if pattern is None:
+            pattern = self._patterns[phrase] = _pattern(phrase)
+        return pattern.search(said) is not None
 
     def _matched(self, said: str) -> list[tuple[Entry, bool]]:
         """The entries a (normalized) text calls for, each with whether a Chinese trigger did."""
