@@ -28,6 +28,7 @@ from kbcli.chunking import embed_prefix, page_lead, running_lines
 from kbcli.errors import KbError, UsageError
 from kbcli.models import Embedder, model_record
 from kbcli.store import DATABASE, MANIFEST, IndexWriter, Manifest, now_iso, write_atomic
+from kbcli.store.layout import fsync_dir  # fsyncs a file as well as a folder
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -74,14 +75,6 @@ def _exchange(a: Path, b: Path) -> None:
         raise KbError(f"could not swap {a} and {b} atomically: {os.strerror(err)}")
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def reembed(
     folder: Path, embedder: Embedder, aside: Path, *, wait: float = 0.0, on_batch: Callable[[int, int], None] | None = None
 ) -> dict[str, object]:
@@ -107,10 +100,10 @@ def reembed(
             os.link(current, aside / current.name)
         write_atomic(aside / MANIFEST, json.dumps(manifest.to_json(), indent=2).encode())
         for path in aside.iterdir():
-            _fsync(path)
-        _fsync(aside)
+            fsync_dir(path)
+        fsync_dir(aside)
         _exchange(aside, folder)
-        _fsync(folder.parent)
+        fsync_dir(folder.parent)
     finally:
         writer.close()
         shutil.rmtree(aside, ignore_errors=True)  # the old index once swapped; else a partial new one
