@@ -99,7 +99,26 @@ def group(candidates: list[tuple[ChunkRow, Explanation]], settings: SearchSettin
             units.append(Unit([(row, why)]))
         else:
             unit.members.append((row, why))
-    return units
+    return _joined_runs(units) if settings.merge_adjacent else units
+
+
+def _joined_runs(units: list[Unit]) -> list[Unit]:
+    """Runs of neighbours that grew until they touch become one hit: two hits would otherwise
+    share the text that neighbouring chunks overlap by. The earlier (better) unit absorbs."""
+    merged: list[Unit] = []
+    for unit in units:
+        head = unit.first
+        seqs = [r.seq for r, _ in unit.members]
+        touching = next((
+            m for m in merged
+            if head.page is None and m.first.page is None and m.first.file_id == head.file_id
+            and (max(r.seq for r, _ in m.members) + 1 == min(seqs) or min(r.seq for r, _ in m.members) - 1 == max(seqs))
+        ), None)
+        if touching is None:
+            merged.append(unit)
+        else:
+            touching.members.extend(unit.members)
+    return merged
 
 
 def score_units(units: list[Unit], settings: SearchSettings) -> None:
