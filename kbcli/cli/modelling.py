@@ -47,7 +47,10 @@ def reembed(
     if as_json:
         run.output.json(result)
     elif not quiet:
-        err.print(f"Re-embedded {result['chunks']} chunks of {name!r} with {result['to']} (generation {result['generation']}).", highlight=False, markup=False)
+        recut = result["recut"]
+        cut = f", re-cut from {recut['from']} chunks for its token limit" if recut else ""  # type: ignore[index]
+        err.print(f"Re-embedded {result['chunks']} chunks of {name!r} with {result['to']} (generation {result['generation']}{cut}).",
+                  highlight=False, markup=False)
 
 
 def render_models(console: Console, found: list[dict[str, Any]], routes: list[dict[str, str]], measured: str) -> None:
