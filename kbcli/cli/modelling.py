@@ -37,6 +37,7 @@ def reembed(
     """Embed NAME's stored chunks with another model, as a new generation swapped in atomically.
 
     Queries keep the old model until the new one is complete; a kill leaves the old one intact.
+    Chunks are re-cut from the stored sections when the new model's token limit needs it.
 
     Example:  kbcli reembed work --model e5-small
     """
