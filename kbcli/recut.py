@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from pathlib import Path
+from typing import Iterable
 
 from kbcli.chunking import ChunkSettings, TokenCounter, chunk_document
 from kbcli.errors import IncompatibleIndex
@@ -62,17 +63,17 @@ def _document(record: schema.FileRecord, rows: list[sqlite3.Row]) -> Document:
     sections = []
     for ordinal in sorted(parts):
         first = parts[ordinal][0]
-        sections.append(Section(text=_section_text(parts[ordinal]), page=first["page"], page_label=first["page_label"],
+        text = section_text((r["section_start"], r["text"]) for r in parts[ordinal])
+        sections.append(Section(text=text, page=first["page"], page_label=first["page_label"],
                                 heading=first["heading"], ocr=bool(first["ocr"])))
     return Document(path=Path(record.path), title=record.title or "", pages=record.pages, sections=sections)
 
 
-def _section_text(rows: list[sqlite3.Row]) -> str:
-    """A section's text from its chunks at their offsets, overlaps laid over each other."""
+def section_text(passages: Iterable[tuple[int, str]]) -> str:
+    """A section's text from its chunks' (start offset, text), overlaps laid over each other."""
     pieces: list[str] = []
     end = 0
-    for row in sorted(rows, key=lambda r: r["section_start"]):
-        start, text = row["section_start"], row["text"]
+    for start, text in sorted(passages, key=lambda p: p[0]):
         if start > end:
             pieces.append(" " * (start - end))  # no overlap: only what no token covered lay here
             end = start
