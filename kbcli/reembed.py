@@ -40,9 +40,9 @@ _AT_FDCWD = -100
 
 
 def _chunks_to_embed(conn: sqlite3.Connection, old: Manifest, embedder: Embedder) -> tuple[list[int], list[str], int | None]:
-    """The ids and embedded texts of the new generation's chunks, and how many chunks there were
-    before when they were re-cut (else None): the stored chunks as they are, or re-cut (kbcli.recut) when the new model's chunk size differs
-    from the old one's or a stored chunk does not fit it."""
+    """The new generation's chunk ids and embedded texts, and how many chunks there were before
+    when they were re-cut (else None). They are the stored ones as they are, or re-cut
+    (kbcli.recut) when the new model's chunk size differs from the old one's or one does not fit it."""
     tokenizer = embedder.tokenizer
     settings = ChunkSettings(**old.chunking)
     if chunk_size(old.chunking, old.token_limit) == chunk_size(old.chunking, tokenizer.token_limit):
