@@ -111,8 +111,8 @@ class KnowledgeBase:
                 raise damaged(folder, "manifest missing")
             manifest, embedder = _new_manifest(name, options, wanted, self.cache)
             create_index(folder, manifest)
-        elif wanted is not None or options.precision is not None:
-            _check_same_model(Manifest.load(folder), wanted, options.precision)
+        elif options.model is not None or options.precision is not None:  # $KBCLI_MODEL is for new indexes only
+            _check_same_model(Manifest.load(folder), options.model, options.precision)
         return self._sync(name, options, observer, new_sources=roots, embedder=embedder)
 
     def refresh(self, name: str, options: IndexOptions, observer: Observer | None = None) -> SyncReport:
