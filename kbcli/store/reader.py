@@ -40,9 +40,12 @@ class Snapshot:
         """(chunk id, cosine) of the k nearest chunks."""
         return self._vectors.search(vector, k, nprobe)
 
-    def keyword_matches(self, match: str, k: int, weights: tuple[float, float, float]) -> list[tuple[int, float]]:
-        """(chunk id, BM25 score, higher is better) of the k best matches of an FTS5 expression;
-        `weights`: of the name+title, heading and body columns."""
+    def keyword_matches(self, terms: Sequence[str], k: int, weights: tuple[float, float, float]) -> list[tuple[int, float]]:
+        """(chunk id, BM25 score, higher is better) of the k best chunks holding any of the query
+        words `terms` (kbcli.keywords.query_terms); `weights`: of the name+title, heading and body columns."""
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        if not match:
+            return []
         sql = "SELECT rowid, -bm25(chunks_fts, ?, ?, ?) AS s FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY s DESC LIMIT ?"
         return [(int(r[0]), float(r[1])) for r in self._conn.execute(sql, (*weights, match, k))]
 
