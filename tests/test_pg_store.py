@@ -228,3 +228,41 @@ def test_remove_drops_everything_and_embedded_only_commands_refuse(cli: Cli, tmp
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'kbcli\\_%'").fetchone()[0] == 0
     cli("query", "gone", "tundra", "--store", pg_url, code=1)
+
+
+def test_export_and_the_http_api_work_on_postgres(cli: Cli, pg_sample: str, tmp_path: Path) -> None:
+    import httpx
+
+    from test_http import _free_port
+
+    exported = cli.json("export", "sample", tmp_path / "llama", "--json", "--store", pg_sample)
+    info = cli.json("info", "sample", "--json", "--store", pg_sample)
+    assert exported["nodes"] == info["chunks"] and exported["dimension"] == 384
+    question = "service level response time for critical incidents"
+    expected = cli.json("query", "sample", question, "--json", "--top-k", "3", "--store", pg_sample)
+    port = _free_port()
+    env = {**os.environ, "KBCLI_STORE": pg_sample}
+    server = subprocess.Popen([*KBCLI, "serve", "sample", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, server.stderr.read() if server.stderr else "exited"
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.3)
+        found = httpx.post(f"{base}/v1/indexes/sample/search", json={"query": question, "top_k": 3}, timeout=60).json()
+        assert [h["chunk_id"] for h in found["hits"]] == [h["chunk_id"] for h in expected["hits"]]
+        best = expected["hits"][0]
+        chunk = httpx.get(f"{base}/v1/indexes/sample/chunks/{best['chunk_id']}?neighbours=1", timeout=60).json()
+        assert (chunk["chunk_id"], chunk["file"]) == (best["chunk_id"], best["file"]) and chunk["text"]
+        listed = httpx.get(f"{base}/v1/indexes", timeout=60).text
+        assert "sample" in listed and PASSWORD not in listed
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -35,6 +35,21 @@ def load_manifest(location: PgLocation, registry: dict[str, Any]) -> Manifest:
     return Manifest.from_json(Path(location.name), registry["manifest"])  # the name is all it uses
 
 
+def registry_id(location: PgLocation, conn: "psycopg.Connection[Any] | None" = None) -> int:
+    """The registry id of index `location.name` (a rebuild gets a new one); IndexNotFound if none.
+    `conn`: an idle connection to ask on (else a short one is opened)."""
+    own = conn is None
+    conn = connect(location.url) if conn is None else conn
+    try:
+        row = registry_row(conn, location.name)
+    finally:
+        if own:
+            conn.close()
+    if row is None:
+        raise IndexNotFound(f"index {location.name!r} is gone")
+    return int(row["id"])
+
+
 class PgSnapshot(Snapshot):
     """One committed generation of a PostgreSQL index (see kbcli.store.reader.Snapshot)."""
 
@@ -148,6 +163,10 @@ class PgReader:
 
     def close(self) -> None:
         self._conn.close()
+
+    @property
+    def connection(self) -> "psycopg.Connection[Any]":
+        return self._conn
 
     @contextmanager
     def snapshot(self) -> Iterator[PgSnapshot]:
