@@ -266,3 +266,20 @@ def test_export_and_the_http_api_work_on_postgres(cli: Cli, pg_sample: str, tmp_
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_shell_and_a_damaged_index_on_postgres(cli: Cli, tmp_path: Path, pg_url: str) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _topic_file(docs, "meadow")
+    cli("index", docs, "--name", "s", "--store", pg_url, "--json")
+    answered = cli("shell", "s", "--json", "--store", pg_url, input="meadow survey\n:info\n")
+    first = json.loads(answered.stdout.splitlines()[0])
+    assert first["hits"] and first["hits"][0]["file"].endswith("meadow.txt")
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # someone drops a table behind kbcli's back
+        schema = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'kbcli\\_%'").fetchone()[0]
+        conn.execute(f"DROP TABLE {schema}.chunks")
+    broken = cli("query", "s", "meadow", "--store", pg_url, code=1)
+    assert "cannot be read" in broken.stderr and broken.stderr.count("\n") == 1 and PASSWORD not in broken.stderr
+    assert cli.json("list", "--json", "--store", pg_url)["indexes"][0]["status"] == "damaged"
+    cli("remove", "s", "--yes", "--store", pg_url)

@@ -10,9 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
-from kbcli.errors import IndexNotFound
+from kbcli.errors import DamagedIndex, IndexNotFound
 from kbcli.store.manifest import Manifest
-from kbcli.store.pg.connection import PgLocation, connect, unreachable
+from kbcli.store.pg.connection import PgLocation, clean_message, connect, unreachable
 from kbcli.store.pg.schema import registry_row, schema_of
 from kbcli.store.pg.words import query_lexemes, tsquery_literal
 from kbcli.store.reader import Snapshot
@@ -29,6 +29,14 @@ _CHUNK_COLUMNS = "c.id, c.file_id, f.path, f.source, f.title, c.seq, c.page, c.p
 
 def not_found(location: PgLocation) -> IndexNotFound:
     return IndexNotFound(f"no index named {location.name!r} in the PostgreSQL store {location.shown.split(' (')[0]}")
+
+
+def damaged_in_database(location: PgLocation, err: BaseException) -> DamagedIndex:
+    name = location.name
+    return DamagedIndex(
+        f"index {name!r} in the PostgreSQL store cannot be read ({clean_message(location.url, err)}):"
+        f" kbcli remove {name} --yes --store URL, then index again"
+    )
 
 
 def load_manifest(location: PgLocation, registry: dict[str, Any]) -> Manifest:
@@ -151,9 +159,19 @@ class PgReader:
             self.manifest = load_manifest(location, registry)
             self.identity = int(registry["id"])
             self.generation = int(registry["generation"])
+            self._check_tables()
         except BaseException:
             self._conn.close()
             raise
+
+    def _check_tables(self) -> None:
+        """The cheap check of every open: the index's tables are all there."""
+        schema = schema_of(self.identity)
+        names = ("sources", "files", "chunks")
+        found = self._conn.execute("SELECT " + ", ".join(["to_regclass(%s)"] * 3), [f"{schema}.{n}" for n in names]).fetchone()
+        missing = [n for n, there in zip(names, found or ()) if there is None]
+        if missing:
+            raise damaged_in_database(self.location, RuntimeError(f"table {schema}.{missing[0]} is missing"))
 
     def _registry(self) -> dict[str, Any]:
         registry = registry_row(self._conn, self.location.name)
@@ -185,8 +203,10 @@ class PgReader:
             yield PgSnapshot(self._conn, schema_of(self.identity), registry, self._ef_search)
         except psycopg.OperationalError as err:
             raise unreachable(self.location.url, err) from None
+        except psycopg.Error as err:  # its tables dropped or changed behind kbcli's back
+            raise damaged_in_database(self.location, err) from None
         finally:
-            if not self._conn.closed:
+            if not self._conn.closed and not self._conn.broken:
                 self._conn.execute("ROLLBACK")
 
     def search(self, vector: "np.ndarray", k: int, nprobe: int = 0) -> list[tuple[ChunkRow, float]]:
