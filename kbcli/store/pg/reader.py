@@ -76,6 +76,8 @@ class PgSnapshot(Snapshot):
 
         ef = min(max(self._ef_search, k), EF_SEARCH_MAX)
         self._conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef)}")  # type: ignore[attr-defined]
+        if k > EF_SEARCH_MAX:  # more than one HNSW pass can return: let it scan on (pgvector 0.8)
+            self._conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")  # type: ignore[attr-defined]
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         sql = "SELECT id, 1 - (embedding <=> %s) FROM {s}.chunks ORDER BY embedding <=> %s LIMIT %s"
         return [(int(r[0]), round(float(r[1]), 6)) for r in self._rows(sql, (query, query, k))]
