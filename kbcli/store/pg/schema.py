@@ -114,9 +114,10 @@ def migrate(conn: "psycopg.Connection[Any]") -> int:
     return LAYOUT_VERSION
 
 
-def registry_row(conn: "psycopg.Connection[Any]", name: str) -> dict[str, Any] | None:
-    """The registry's row of index `name` (None if there is none, or no kbcli layout yet)."""
-    if layout_version(conn) == 0:
+def registry_row(conn: "psycopg.Connection[Any]", name: str, laid_out: bool = False) -> dict[str, Any] | None:
+    """The registry's row of index `name` (None if there is none, or no kbcli layout yet).
+    `laid_out`: the layout is known to be there (an open reader's), so it is not looked up again."""
+    if not laid_out and layout_version(conn) == 0:
         return None
     cur = conn.execute(
         "SELECT id, name, manifest, generation, created_at, updated_at, chunks, tokens FROM kbcli.indexes WHERE name = %s",
