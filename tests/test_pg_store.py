@@ -283,3 +283,16 @@ def test_the_shell_and_a_damaged_index_on_postgres(cli: Cli, tmp_path: Path, pg_
     assert "cannot be read" in broken.stderr and broken.stderr.count("\n") == 1 and PASSWORD not in broken.stderr
     assert cli.json("list", "--json", "--store", pg_url)["indexes"][0]["status"] == "damaged"
     cli("remove", "s", "--yes", "--store", pg_url)
+
+
+def test_the_layout_is_versioned_and_a_newer_one_is_refused(cli: Cli, pg_url: str) -> None:
+    from kbcli.store.pg.schema import LAYOUT_VERSION, migrate
+
+    assert cli.json("list", "--json", "--store", pg_url)["indexes"] == []  # reading lays nothing out
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('kbcli.meta')").fetchone()[0] is None
+        assert migrate(conn) == LAYOUT_VERSION and migrate(conn) == LAYOUT_VERSION  # idempotent
+        assert conn.execute("SELECT value FROM kbcli.meta WHERE key = 'layout'").fetchone()[0] == str(LAYOUT_VERSION)
+        conn.execute("UPDATE kbcli.meta SET value = '99' WHERE key = 'layout'")
+    refused = cli("list", "--store", pg_url, code=1)
+    assert "newer kbcli" in refused.stderr and refused.stderr.count("\n") == 1

@@ -33,6 +33,7 @@ class PgWriter:
         self.vector_problem: str | None = None
         self._conn = connect(location.url)
         try:
+            migrate(self._conn)  # a newer kbcli's writer brings an older layout up to date
             acquire_lock(self._conn, location.name, wait)
             registry = registry_row(self._conn, location.name)
             if registry is None:
