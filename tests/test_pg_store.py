@@ -296,3 +296,11 @@ def test_the_layout_is_versioned_and_a_newer_one_is_refused(cli: Cli, pg_url: st
         conn.execute("UPDATE kbcli.meta SET value = '99' WHERE key = 'layout'")
     refused = cli("list", "--store", pg_url, code=1)
     assert "newer kbcli" in refused.stderr and refused.stderr.count("\n") == 1
+
+
+def test_chunks_keep_where_they_lie_in_their_section(cli: Cli, pg_sample: str) -> None:
+    with psycopg.connect(pg_sample) as conn:
+        schema = conn.execute("SELECT 'kbcli_' || id FROM kbcli.indexes WHERE name = 'sample'").fetchone()[0]
+        missing = conn.execute(f"SELECT count(*) FROM {schema}.chunks WHERE section_seq IS NULL OR section_start IS NULL").fetchone()[0]
+        total = conn.execute(f"SELECT count(*) FROM {schema}.chunks").fetchone()[0]
+    assert total > 0 and missing == 0

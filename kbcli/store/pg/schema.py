@@ -63,6 +63,8 @@ CREATE TABLE {schema}.chunks (
     heading text,
     text text NOT NULL,
     ocr boolean,
+    section_seq integer,                       -- the reader's Section within the file (re-cutting)
+    section_start integer,                     -- where the text starts in that section's text
     embedding vector({dimension}) NOT NULL,
     name_words tsvector NOT NULL,              -- weight A: the file's name and title
     text_words tsvector NOT NULL,              -- B: heading, C: body
