@@ -304,3 +304,24 @@ def test_chunks_keep_where_they_lie_in_their_section(cli: Cli, pg_sample: str) -
         missing = conn.execute(f"SELECT count(*) FROM {schema}.chunks WHERE section_seq IS NULL OR section_start IS NULL").fetchone()[0]
         total = conn.execute(f"SELECT count(*) FROM {schema}.chunks").fetchone()[0]
     assert total > 0 and missing == 0
+
+
+def test_keyword_words_are_the_ones_fts5_indexes() -> None:
+    """The PostgreSQL keyword side cuts, folds and stems words exactly as SQLite FTS5 does."""
+    import sqlite3
+    from collections import Counter
+
+    from kbcli.keywords import segment
+    from kbcli.store.pg.words import tokens
+
+    text = segment(
+        " ".join(p.read_text(errors="ignore") for p in (SAMPLE_DOCS.parent / "scripts").glob("*.md"))
+        + " Café naïve résumé große Straße ＦＹ２０１８ 1970s 10layers автоматической 資本支出 上海酒店每晚住宿上限"
+        + " generalization relational conditional hopefully agreed feed ponies caresses"
+    )
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(body, tokenize='porter unicode61 remove_diacritics 2')")
+    conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, row)")
+    conn.execute("INSERT INTO t VALUES (?)", (text,))
+    fts5 = {term: count for term, count in conn.execute("SELECT term, cnt FROM v")}
+    assert len(fts5) > 200 and dict(Counter(tokens(text))) == fts5
