@@ -145,7 +145,7 @@ def test_kill_9_mid_refresh_leaves_the_last_commit(cli: Cli, tmp_path: Path, pg_
     committed = cli.json("info", "k", "--store", pg_url, "--json")
     for topic in ("desert", "meadow", "reef", "tundra", "harbor", "glacier"):
         _topic_file(docs, topic, paragraphs=60)
-    proc = _refresh_process("k", pg_url)
+    proc = _refresh_process("k", pg_url, {"KBCLI_COMMIT_SECONDS": "3600"})  # no periodic commit on a slow machine
     assert proc.stderr is not None
     seen = ""
     while "[2/" not in seen:  # files are going in: the transaction holds rows and vectors
