@@ -35,8 +35,10 @@ def test_migrate_to_postgres_and_back_keeps_every_hit(cli, sample_index: str, pg
         assert [_strip(h) for h in _pg_hits(cli, sample_index, pg_url, mode)] == [_strip(h) for h in hits], mode
     source_info = cli.json("info", sample_index, "--json")
     target_info = cli.json("info", sample_index, "--store", pg_url, "--json")
-    for key in ("model", "dimension", "chunks", "files", "pages"):
-        assert target_info.get(key) == source_info.get(key), key
+    assert target_info["manifest"] == source_info["manifest"]  # model spec, dimension, probe vectors
+    for key in ("files", "files_ok", "files_failed", "pages", "chunks", "vectors"):
+        assert target_info[key] == source_info[key], key
+    assert [s["path"] for s in target_info["sources"]] == [s["path"] for s in source_info["sources"]]
 
     back_home = tmp_path / "back"
     back = cli.json("--home", back_home, "migrate", sample_index, "--store", pg_url, "--to", "embedded", "--json")
