@@ -56,7 +56,8 @@ class MigrateReport:
     seconds: float
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "from": self.source, "to": self.target}
+        data = {k: v for k, v in asdict(self).items() if k not in ("source", "target")}
+        return {"index": self.index, "from": self.source, "to": self.target, **data}
 
 
 def locations(kb: "KnowledgeBase", name: str, to: str) -> tuple[Location, Location]:
