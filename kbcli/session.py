@@ -113,7 +113,10 @@ class IndexSession:
     def _follow(self) -> None:
         """An index removed and built again under the same name is a new database: reopen."""
         try:
-            now = identity(self._locate(self.name))
+            reader = self._searcher.reader if self._searcher is not None else None
+            # A database index is asked on the reader's own connection, not found anew each question.
+            location = getattr(reader, "location", None) or self._locate(self.name)
+            now = identity(location, reader)
         except IndexNotFound:
             raise IndexNotFound(f"index {self.name!r} was removed") from None
         if now != self._database:

@@ -4,6 +4,7 @@ fresh database per test. Nothing is mocked; if the server cannot start, the test
 from __future__ import annotations
 
 import itertools
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -32,7 +33,8 @@ def pg_server() -> Iterator[str]:
     try:
         yield server.get_uri()
     finally:
-        server.stop()
+        server.cleanup()  # stops it (cleanup_mode 'stop'); the atexit hook then finds nothing to do
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def with_database(url: str, database: str, password: str | None = None) -> str:

@@ -84,21 +84,13 @@ def delete(location: Location, wait: float = 0.0) -> None:
     return delete_index(location, wait)
 
 
-def identity(location: Location) -> tuple[int, int, int]:
+def identity(location: Location, reader: Reader | None = None) -> tuple[int, int, int]:
     """What changes when an index is removed and built again under its name; IndexNotFound
-    when it is gone."""
+    when it is gone. `reader`: an open reader of it, whose connection can ask (PostgreSQL)."""
     if isinstance(location, PgLocation):
-        from kbcli.store.pg.connection import connect
-        from kbcli.store.pg.schema import registry_row
+        from kbcli.store.pg.reader import registry_id
 
-        conn = connect(location.url)
-        try:
-            row = registry_row(conn, location.name)
-        finally:
-            conn.close()
-        if row is None:
-            raise IndexNotFound(f"index {location.name!r} is gone")
-        return int(row["id"]), 0, 0
+        return registry_id(location, getattr(reader, "connection", None)), 0, 0
     try:
         database, manifest = os.stat(location / DATABASE), os.stat(location / MANIFEST)
     except FileNotFoundError:

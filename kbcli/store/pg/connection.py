@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kbcli.errors import LockBusy, StorageFailure
+from kbcli.errors import LockBusy, StorageFailure, UsageError
 
 if TYPE_CHECKING:
     import psycopg
@@ -74,7 +74,10 @@ def unreachable(url: str, err: BaseException) -> StorageFailure:
 
 def connect(url: str, *, autocommit: bool = True) -> "psycopg.Connection[Any]":
     """A connection with pgvector's types registered; a one-line StorageFailure if there is none."""
-    import psycopg
+    try:
+        import psycopg
+    except ImportError:
+        raise UsageError("the PostgreSQL store needs kbcli's 'postgres' extra: pip install 'kbcli[postgres]'") from None
 
     try:
         conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=10, application_name="kbcli")

@@ -10,9 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
-from kbcli.errors import IndexNotFound
+from kbcli.errors import DamagedIndex, IndexNotFound
 from kbcli.store.manifest import Manifest
-from kbcli.store.pg.connection import PgLocation, connect, unreachable
+from kbcli.store.pg.connection import PgLocation, clean_message, connect, unreachable
 from kbcli.store.pg.schema import registry_row, schema_of
 from kbcli.store.pg.words import query_lexemes, tsquery_literal
 from kbcli.store.reader import Snapshot
@@ -31,8 +31,31 @@ def not_found(location: PgLocation) -> IndexNotFound:
     return IndexNotFound(f"no index named {location.name!r} in the PostgreSQL store {location.shown.split(' (')[0]}")
 
 
+def damaged_in_database(location: PgLocation, err: BaseException) -> DamagedIndex:
+    name = location.name
+    return DamagedIndex(
+        f"index {name!r} in the PostgreSQL store cannot be read ({clean_message(location.url, err)}):"
+        f" kbcli remove {name} --yes --store URL, then index again"
+    )
+
+
 def load_manifest(location: PgLocation, registry: dict[str, Any]) -> Manifest:
     return Manifest.from_json(Path(location.name), registry["manifest"])  # the name is all it uses
+
+
+def registry_id(location: PgLocation, conn: "psycopg.Connection[Any] | None" = None) -> int:
+    """The registry id of index `location.name` (a rebuild gets a new one); IndexNotFound if none.
+    `conn`: an idle connection to ask on (else a short one is opened)."""
+    own = conn is None
+    conn = connect(location.url) if conn is None else conn
+    try:
+        row = registry_row(conn, location.name)
+    finally:
+        if own:
+            conn.close()
+    if row is None:
+        raise IndexNotFound(f"index {location.name!r} is gone")
+    return int(row["id"])
 
 
 class PgSnapshot(Snapshot):
@@ -53,6 +76,8 @@ class PgSnapshot(Snapshot):
 
         ef = min(max(self._ef_search, k), EF_SEARCH_MAX)
         self._conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef)}")  # type: ignore[attr-defined]
+        if k > EF_SEARCH_MAX:  # more than one HNSW pass can return: let it scan on (pgvector 0.8)
+            self._conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")  # type: ignore[attr-defined]
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         sql = "SELECT id, 1 - (embedding <=> %s) FROM {s}.chunks ORDER BY embedding <=> %s LIMIT %s"
         return [(int(r[0]), round(float(r[1]), 6)) for r in self._rows(sql, (query, query, k))]
@@ -136,9 +161,19 @@ class PgReader:
             self.manifest = load_manifest(location, registry)
             self.identity = int(registry["id"])
             self.generation = int(registry["generation"])
+            self._check_tables()
         except BaseException:
             self._conn.close()
             raise
+
+    def _check_tables(self) -> None:
+        """The cheap check of every open: the index's tables are all there."""
+        schema = schema_of(self.identity)
+        names = ("sources", "files", "chunks")
+        found = self._conn.execute("SELECT " + ", ".join(["to_regclass(%s)"] * 3), [f"{schema}.{n}" for n in names]).fetchone()
+        missing = [n for n, there in zip(names, found or ()) if there is None]
+        if missing:
+            raise damaged_in_database(self.location, RuntimeError(f"table {schema}.{missing[0]} is missing"))
 
     def _registry(self) -> dict[str, Any]:
         registry = registry_row(self._conn, self.location.name)
@@ -148,6 +183,10 @@ class PgReader:
 
     def close(self) -> None:
         self._conn.close()
+
+    @property
+    def connection(self) -> "psycopg.Connection[Any]":
+        return self._conn
 
     @contextmanager
     def snapshot(self) -> Iterator[PgSnapshot]:
@@ -166,8 +205,10 @@ class PgReader:
             yield PgSnapshot(self._conn, schema_of(self.identity), registry, self._ef_search)
         except psycopg.OperationalError as err:
             raise unreachable(self.location.url, err) from None
+        except psycopg.Error as err:  # its tables dropped or changed behind kbcli's back
+            raise damaged_in_database(self.location, err) from None
         finally:
-            if not self._conn.closed:
+            if not self._conn.closed and not self._conn.broken:
                 self._conn.execute("ROLLBACK")
 
     def search(self, vector: "np.ndarray", k: int, nprobe: int = 0) -> list[tuple[ChunkRow, float]]:
