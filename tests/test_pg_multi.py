@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT, SAMPLE_DOCS
 
 QUESTION = "Which supplier delivers the zephyrine roof tiles?"
@@ -34,13 +36,14 @@ class Reader:
     """`kbcli query` run again and again, as a script on another machine would."""
 
     url: str
+    prefix: tuple[str, ...] = ()  # how to run it on its host (a network namespace), or here
     runs: list[tuple[float, float, int, str | None]] = field(default_factory=list)  # start, end, exit, top file
     problems: list[str] = field(default_factory=list)
 
     def loop(self, stop: threading.Event) -> None:
         while not stop.is_set():
             started = time.monotonic()
-            done = subprocess.run(_kbcli("query", "zephyr", QUESTION, "--json", "--store", self.url),
+            done = subprocess.run([*self.prefix, *_kbcli("query", "zephyr", QUESTION, "--json", "--store", self.url)],
                                   capture_output=True, text=True, env=_env(), timeout=120)
             top = None
             if done.returncode == 0:
@@ -69,21 +72,55 @@ def _new_documents(folder: Path) -> None:
 
 
 def test_readers_keep_answering_during_a_refresh_and_see_its_commit(cli, pg_url: str, tmp_path: Path) -> None:
+    _exercise(cli, tmp_path, pg_url, [Reader(pg_url), Reader(pg_url)], (pg_url, ()))
+
+
+def test_readers_on_other_hosts_over_tcp(cli, tmp_path: Path) -> None:
+    """The same with each reader on a host of its own: a network namespace whose only link is a
+    veth pair to the server's machine, where PostgreSQL listens on TCP (tests/netns.py)."""
+    import netns
+
+    why = netns.unavailable()
+    if why:
+        pytest.skip(why)
+    with netns.hosts(3) as hosts, netns.tcp_server([h.server_side for h in hosts]) as template:
+        here = template.format(host=hosts[0].server_side)
+        readers = [Reader(template.format(host=h.server_side), tuple(h.command())) for h in hosts[:2]]
+        shell_host = hosts[2]
+        for reader in readers:  # nothing else is reachable from a reader's host
+            blocked = subprocess.run([*reader.prefix, sys.executable, "-c", _CONNECT, hosts[2].server_side],
+                                     capture_output=True, text=True)
+            assert blocked.returncode == 0 and blocked.stdout.strip() == "unreachable", blocked.stdout + blocked.stderr
+        _exercise(cli, tmp_path, here, readers, (template.format(host=shell_host.server_side), tuple(shell_host.command())))
+
+
+_CONNECT = """
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], 9), timeout=2)
+    print("reachable")
+except OSError as err:
+    print("unreachable" if err.errno in (101, 113, None) or isinstance(err, socket.timeout) else f"other {err}")
+"""
+
+
+def _exercise(cli, tmp_path: Path, writer_url: str, readers: list[Reader], shell_at: tuple[str, tuple[str, ...]]) -> None:
+    """Index, start the readers and a shell, refresh with new files, and check what they saw."""
     docs = tmp_path / "docs"
     shutil.copytree(SAMPLE_DOCS, docs)
-    cli("index", docs, "--name", "zephyr", "--store", pg_url, "--quiet")
+    cli("index", docs, "--name", "zephyr", "--store", writer_url, "--quiet")
     stop = threading.Event()
-    readers = [Reader(pg_url) for _ in range(2)]
     threads = [threading.Thread(target=r.loop, args=(stop,), daemon=True) for r in readers]
-    shell = subprocess.Popen(_kbcli("shell", "zephyr", "--json", "--top-k", "1", "--store", pg_url), stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    shell_url, shell_prefix = shell_at
+    shell = subprocess.Popen([*shell_prefix, *_kbcli("shell", "zephyr", "--json", "--top-k", "1", "--store", shell_url)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
     try:
         for thread in threads:
             thread.start()
         assert _shell_top(shell) != NEW_FILE  # not there yet
         _new_documents(docs)
         began = time.monotonic()
-        refresh = subprocess.Popen(_kbcli("refresh", "zephyr", "--json", "--store", pg_url),
+        refresh = subprocess.Popen(_kbcli("refresh", "zephyr", "--json", "--store", writer_url),
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
         shell_during = []
         while refresh.poll() is None:
