@@ -8,9 +8,9 @@ at word starts, with some overlap so a fact that straddles a cut is whole in one
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Protocol
+from typing import Any, Iterable, Iterator, NamedTuple, Protocol, Sequence
 
 from kbcli.readers import Document, Section
 
@@ -51,6 +51,8 @@ class Chunk:
     heading: str | None
     ocr: bool = False  # recognised from a page image
     lead: str | None = None  # the title lines its page opens with (see page_lead)
+    section: int = 0  # ordinal of its Section within the document
+    start: int = 0  # where `text` begins in its section's text: text == section.text[start:start + len(text)]
 
 
 def embed_prefix(title: str, heading: str | None, tokenizer: TokenCounter) -> str:
@@ -119,8 +121,8 @@ def _next_start(starts: list[bool], end: int, lo: int, overlap: int) -> int:
 
 def split_section(
     section: Section, prefix: str, tokenizer: TokenCounter, settings: ChunkSettings
-) -> Iterator[tuple[str, str]]:
-    """Yield (passage, embedded text) pairs whose embedded text fits the token limit."""
+) -> Iterator[tuple[int, str, str]]:
+    """Yield (start offset, passage, embedded text) whose embedded text fits the token limit."""
     limit = min(settings.max_tokens, tokenizer.token_limit)
     head = f"{prefix}\n" if prefix else ""
     budget = limit - tokenizer.count(head)  # count() includes [CLS] and [SEP]
@@ -138,7 +140,7 @@ def split_section(
         while end - lo > 1 and (excess := tokenizer.count(head + passage) - limit) > 0:
             end = max(lo + 1, end - excess)
             passage = text[spans[lo][0] : spans[end - 1][1]]
-        yield passage, head + passage
+        yield spans[lo][0], passage, head + passage
         if end >= n:
             break
         lo = _next_start(starts, end, lo, settings.overlap)
@@ -147,11 +149,11 @@ def split_section(
 def chunk_document(document: Document, tokenizer: TokenCounter, settings: ChunkSettings) -> list[Chunk]:
     chunks: list[Chunk] = []
     running = running_lines(s.text for s in document.sections if s.page is not None)
-    for section in document.sections:
+    for ordinal, section in enumerate(document.sections):
         lead = page_lead(section.text, running) if section.page is not None else ""
         context = " | ".join(p for p in (section.heading, lead) if p)
         prefix = embed_prefix(document.title, context, tokenizer)
-        for passage, embedded in split_section(section, prefix, tokenizer, settings):
+        for start, passage, embedded in split_section(section, prefix, tokenizer, settings):
             chunks.append(
                 Chunk(
                     text=passage,
@@ -162,6 +164,44 @@ def chunk_document(document: Document, tokenizer: TokenCounter, settings: ChunkS
                     heading=section.heading,
                     ocr=section.ocr,
                     lead=lead or None,
+                    section=ordinal,
+                    start=start,
                 )
             )
     return chunks
+
+
+# A stored chunk as embedded_texts reads it (kbcli.store.schema.embedding_rows):
+# (id, file id, page, heading, text, file title, ...).
+StoredChunk = Sequence[Any]
+
+
+class Embedded(NamedTuple):
+    text: str  # what the model sees
+    lead: str  # its page's lead (the keyword side's heading field holds it too)
+    fits: bool  # within the model's token limit
+
+
+def embedded_texts(rows: Iterable[StoredChunk], tokenizer: TokenCounter) -> dict[int, Embedded]:
+    """Chunk id -> what its model sees, rebuilt from stored rows (in file and seq order) as
+    chunk_document builds it: `title | heading | page lead`, then the passage."""
+    by_file: dict[int, list[StoredChunk]] = defaultdict(list)
+    for row in rows:
+        by_file[row[1]].append(row)
+    texts: dict[int, Embedded] = {}
+    for chunks in by_file.values():
+        first_of_page: dict[int, str] = {}
+        for row in chunks:  # a page's first chunk opens with its lines
+            if row[2] is not None:
+                first_of_page.setdefault(row[2], row[4])
+        running = running_lines(first_of_page.values())
+        for cid, _, page, heading, text, title, *_ in chunks:
+            lead = page_lead(first_of_page[page], running) if page is not None else ""
+            prefix = embed_prefix(title or "", " | ".join(p for p in (heading, lead) if p), tokenizer)
+            embedded = f"{prefix}\n{text}" if prefix else text
+            fits = tokenizer.count(embedded) <= tokenizer.token_limit
+            if not fits and prefix:
+                embedded = text  # chunking drops the prefix when it leaves too little room
+                fits = tokenizer.count(embedded) <= tokenizer.token_limit
+            texts[cid] = Embedded(embedded, lead, fits)
+    return texts

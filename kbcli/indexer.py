@@ -107,6 +107,24 @@ def _context(chunk: Chunk) -> str:
     return " ".join(p for p in (chunk.heading, chunk.lead) if p)
 
 
+def chunk_records(chunks: list[Chunk], name: str) -> list[dict]:
+    """The rows IndexWriter.put_file stores for a file's chunks; `name`: its name words."""
+    return [
+        {
+            "seq": c.seq,
+            "page": c.page,
+            "page_label": c.page_label,
+            "heading": c.heading,
+            "text": c.text,
+            "ocr": c.ocr,
+            "section_seq": c.section,
+            "section_start": c.start,
+            "keywords": {"name": name, "heading": segment(_context(c)), "body": segment(c.text)},
+        }
+        for c in chunks
+    ]
+
+
 def _name_words(found: FoundFile, title: str | None) -> str:
     """The file's name and title for the keyword side; names that are not UTF-8 come escaped."""
     return name_words(display_name(found.path.name), title)
@@ -320,19 +338,7 @@ class Syncer:
         self._read_ahead(upcoming)
         chunks = chunk_document(document, self.embedder.tokenizer, self.chunking)
         vectors = self.embedder.embed([c.embed_text for c in chunks], on_batch=self.observer.chunks_embedded)
-        name = _name_words(found, document.title)
-        rows = [
-            {
-                "seq": c.seq,
-                "page": c.page,
-                "page_label": c.page_label,
-                "heading": c.heading,
-                "text": c.text,
-                "ocr": c.ocr,
-                "keywords": {"name": name, "heading": segment(_context(c)), "body": segment(c.text)},
-            }
-            for c in chunks
-        ]
+        rows = chunk_records(chunks, _name_words(found, document.title))
         values = {**_file_values(found, sha), "title": document.title, "pages": document.pages}
         if document.notes:
             values["detail"] = "; ".join(document.notes)

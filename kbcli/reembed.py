@@ -8,9 +8,11 @@ the leftover aside folder is removed by the next reembed. A reader that opened t
 its open database and finds the old generation's vectors through the link, so it answers with the
 old model until it is reopened. The writer lock is held throughout: no refresh runs meanwhile.
 
-Chunks keep their text and ids; what was embedded with them (`title | heading | page lead`) is
-rebuilt from the stored rows as chunking built it. Chunks are not re-cut: a model whose token
-limit is below the stored chunks is refused (index again with it instead).
+Chunks keep their text and ids when the new model takes them as they are; what was embedded with
+them (`title | heading | page lead`) is rebuilt from the stored rows as chunking built it. When
+its chunk size differs from the old model's, or a stored chunk does not fit it, the copy's chunks
+are re-cut from the stored sections (kbcli.recut), as `kbcli index` would cut them: new chunk ids,
+keyword rows and file counts, all in the copy, so the kill guarantee above holds for them too.
 """
 
 from __future__ import annotations
@@ -20,52 +22,34 @@ import json
 import os
 import shutil
 import sqlite3
-from collections import defaultdict
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from kbcli.chunking import embed_prefix, page_lead, running_lines
-from kbcli.errors import KbError, UsageError
+from kbcli.chunking import ChunkSettings, embedded_texts
+from kbcli.errors import KbError
 from kbcli.models import Embedder, model_record
-from kbcli.store import DATABASE, MANIFEST, IndexWriter, Manifest, now_iso, write_atomic
+from kbcli.recut import chunk_size, recut
+from kbcli.store import DATABASE, MANIFEST, IndexWriter, Manifest, now_iso, schema, write_atomic
 from kbcli.store.layout import fsync_dir  # fsyncs a file as well as a folder
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
-def embedded_texts(conn: sqlite3.Connection, embedder: Embedder) -> tuple[list[int], list[str]]:
-    """Every chunk's id and the text its model sees, rebuilt as kbcli.chunking builds it."""
-    rows = conn.execute(
-        "SELECT c.id, c.file_id, c.page, c.heading, c.text, f.title FROM chunks c JOIN files f ON f.id = c.file_id"
-        " ORDER BY c.file_id, c.seq"
-    ).fetchall()
-    by_file: dict[int, list[tuple]] = defaultdict(list)
-    for row in rows:
-        by_file[row[1]].append(tuple(row))
-    ids: list[int] = []
-    texts: list[str] = []
+def _chunks_to_embed(conn: sqlite3.Connection, old: Manifest, embedder: Embedder) -> tuple[list[int], list[str], int | None]:
+    """The new generation's chunk ids and embedded texts, and how many chunks there were before
+    when they were re-cut (else None). They are the stored ones as they are, or re-cut
+    (kbcli.recut) when the new model's chunk size differs from the old one's or one does not fit it."""
     tokenizer = embedder.tokenizer
-    for chunks in by_file.values():
-        first_of_page: dict[int, str] = {}
-        for _, _, page, _, text, _ in chunks:  # a page's first chunk opens with its lines
-            if page is not None:
-                first_of_page.setdefault(page, text)
-        running = running_lines(first_of_page.values())
-        for cid, _, page, heading, text, title in chunks:
-            lead = page_lead(first_of_page[page], running) if page is not None else ""
-            prefix = embed_prefix(title or "", " | ".join(p for p in (heading, lead) if p), tokenizer)
-            embedded = f"{prefix}\n{text}" if prefix else text
-            if tokenizer.count(embedded) > tokenizer.token_limit:
-                embedded = text  # chunking drops the prefix when it leaves too little room
-            if tokenizer.count(embedded) > tokenizer.token_limit:
-                raise UsageError(
-                    f"a chunk has more tokens than {embedder.spec.spec!r} takes ({tokenizer.token_limit}): "
-                    "reembed does not re-cut chunks; index the files again with --model under another name"
-                )
-            ids.append(cid)
-            texts.append(embedded)
-    return ids, texts
+    settings = ChunkSettings(**old.chunking)
+    if chunk_size(old.chunking, old.token_limit) == chunk_size(old.chunking, tokenizer.token_limit):
+        texts = embedded_texts(schema.embedding_rows(conn), tokenizer)
+        if all(e.fits for e in texts.values()):
+            return list(texts), [e.text for e in texts.values()], None
+    return recut(conn, tokenizer, settings, old.name, embedder.spec.spec)
 
 
 def _exchange(a: Path, b: Path) -> None:
@@ -89,7 +73,7 @@ def reembed(
             shutil.rmtree(aside)  # a killed run's leftovers
         aside.mkdir(parents=True)
         manifest = Manifest(**{**old.to_json(), **model_record(embedder)})
-        ids, vectors = _copy_and_embed(folder / DATABASE, aside / DATABASE, embedder, generation + 1, on_batch, manifest)
+        ids, vectors, recut_from = _copy_and_embed(folder / DATABASE, aside / DATABASE, embedder, (old, manifest), generation + 1, on_batch)
         index = VectorIndex.empty(embedder.dimension)
         if ids:
             index.add(vectors, ids)
@@ -108,17 +92,23 @@ def reembed(
         writer.close()
         shutil.rmtree(aside, ignore_errors=True)  # the old index once swapped; else a partial new one
     return {"name": old.name, "from": old.spec or old.fingerprint, "to": embedder.spec.spec, "chunks": len(ids),
-            "generation": generation + 1}
+            "generation": generation + 1, "recut": None if recut_from is None else {"from": recut_from, "to": len(ids)}}
 
 
-def _copy_and_embed(source_db: Path, target_db: Path, embedder: Embedder, generation: int, on_batch, manifest: Manifest):  # type: ignore[no-untyped-def]
-    """Copy the committed database, embed its chunks, and record the new generation in the copy
-    (with what kbcli.store.integrity checks on open: the counts and the manifest's copy)."""
+def _copy_and_embed(
+    source_db: Path, target_db: Path, embedder: Embedder, manifests: tuple[Manifest, Manifest], generation: int,
+    on_batch: Callable[[int, int], None] | None,
+) -> tuple[list[int], "np.ndarray", int | None]:
+    """Copy the committed database, re-cut and embed its chunks, and record the next generation in
+    the copy (with what kbcli.store.integrity checks on open: the counts and the manifest's copy)."""
     source = sqlite3.connect(f"file:{source_db}?mode=ro", uri=True)
     copy = sqlite3.connect(target_db)
+    copy.row_factory = sqlite3.Row
     try:
         source.backup(copy)
-        ids, texts = embedded_texts(copy, embedder)
+        schema.migrate(copy)
+        old, manifest = manifests
+        ids, texts, recut_from = _chunks_to_embed(copy, old, embedder)
         vectors = embedder.embed(texts, on_batch=_counter(len(texts), on_batch))
         copy.executemany(
             "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
@@ -129,7 +119,7 @@ def _copy_and_embed(source_db: Path, target_db: Path, embedder: Embedder, genera
     finally:
         copy.close()
         source.close()
-    return ids, vectors
+    return ids, vectors, recut_from
 
 
 def _counter(total: int, on_batch: Callable[[int, int], None] | None) -> Callable[[int], None] | None:

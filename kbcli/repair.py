@@ -10,12 +10,11 @@ cannot be rebuilt from: that is said plainly, with the commands that start over.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
-from kbcli.chunking import TokenCounter, embed_prefix, page_lead, running_lines
+from kbcli.chunking import TokenCounter, embedded_texts
 from kbcli.errors import DamagedIndex
 from kbcli.keywords import name_words, segment
 from kbcli.readers import display_name
@@ -57,29 +56,6 @@ def restore_manifest(folder: Path, stored: str | None) -> Manifest | None:
     manifest = Manifest.from_json(folder, json.loads(stored))
     write_atomic(folder / MANIFEST, manifest.to_bytes())
     return manifest
-
-
-def embedded_texts(rows: Sequence[EmbeddingRow], tokenizer: TokenCounter) -> dict[int, tuple[str, str]]:
-    """Chunk id -> (the text its model sees, its page lead), rebuilt as kbcli.chunking builds them
-    from the stored rows (id, file id, page, heading, text, title, path) in file order."""
-    by_file: dict[int, list[EmbeddingRow]] = defaultdict(list)
-    for row in rows:
-        by_file[row[1]].append(row)
-    texts: dict[int, tuple[str, str]] = {}
-    for chunks in by_file.values():
-        first_of_page: dict[int, str] = {}
-        for _, _, page, _, text, _, _ in chunks:  # a page's first chunk opens with its lines
-            if page is not None:
-                first_of_page.setdefault(page, text)
-        running = running_lines(first_of_page.values())
-        for cid, _, page, heading, text, title, _ in chunks:
-            lead = page_lead(first_of_page[page], running) if page is not None else ""
-            prefix = embed_prefix(title or "", " | ".join(p for p in (heading, lead) if p), tokenizer)
-            embedded = f"{prefix}\n{text}" if prefix else text
-            if tokenizer.count(embedded) > tokenizer.token_limit:
-                embedded = text  # chunking drops the prefix when it leaves too little room
-            texts[cid] = (embedded, lead)
-    return texts
 
 
 def repair(folder: Path, embedder_factory: Callable[[Manifest], Embedder], wait: float = 0.0) -> RepairReport:
@@ -143,12 +119,12 @@ def _rebuild(writer: IndexWriter, embedder_factory: Callable[[Manifest], Embedde
     wanted = set(missing) | set(keywords_missing)
     texts = embedded_texts([r for r in rows if r[1] in {w[1] for w in rows if w[0] in wanted}], embedder.tokenizer)
     if missing:
-        vectors = embedder.embed([texts[i][0] for i in missing])
+        vectors = embedder.embed([texts[i].text for i in missing])
         writer.add_vectors(vectors, missing)
         report.done.append(f"{len(missing)} vectors re-embedded from the stored chunks")
     by_id = {r[0]: r for r in rows}
     if keywords_missing:
-        writer.put_keywords([_keyword_row(by_id[i], texts[i][1]) for i in keywords_missing], keywords_stray)
+        writer.put_keywords([_keyword_row(by_id[i], texts[i].lead) for i in keywords_missing], keywords_stray)
         report.done.append(f"keyword index rebuilt ({len(keywords_missing)} rows restored)")
 
 

@@ -9,6 +9,7 @@ from kbcli.models.onnx import packaged_model_dir
 from kbcli.models.spec import E5_SMALL, MINILM
 from kbcli.models.tokens import ApproxTokenizer, E5Tokenizer, HfTokenizer, approximate_spans
 from kbcli.readers import Document, Section, read_document
+from kbcli.recut import section_text
 
 from conftest import CORPUS, EVAL, SAMPLE_DOCS
 
@@ -91,6 +92,24 @@ def test_chunks_cover_the_text_with_overlap(tokenizer: Tokenizer) -> None:
     for a, b in zip(chunks, chunks[1:]):  # consecutive chunks overlap
         assert b.text.split()[0] in a.text
         assert a.text.rstrip().endswith(".")  # cut at a sentence end when one is near
+
+
+@pytest.mark.parametrize("kind", list(ADVERSARIAL))
+def test_sections_rebuilt_from_their_chunks_are_cut_again_as_the_originals(kind: str, tokenizer: Tokenizer, e5_tokenizer: E5Tokenizer) -> None:
+    """What `kbcli reembed` re-cuts from: chunks record their section and offset (kbcli.recut)."""
+    sections = [Section("Short opening page.", page=1), Section(ADVERSARIAL[kind], page=2, heading="Notes")]
+    doc = Document(Path("x.pdf"), "T", 2, sections)
+    for tok in (tokenizer, e5_tokenizer):
+        chunks = chunk_document(doc, tok, ChunkSettings())
+        for c in chunks:
+            assert sections[c.section].text[c.start : c.start + len(c.text)] == c.text
+            assert (c.page, c.heading) == (sections[c.section].page, sections[c.section].heading)
+        rebuilt = [section_text((c.start, c.text) for c in chunks if c.section == i) for i in range(2)]
+        assert [len(t) for t in rebuilt] == [len(s.text.strip()) for s in sections]
+        again = Document(Path("x.pdf"), "T", 2, [Section(t, page=s.page, heading=s.heading) for t, s in zip(rebuilt, sections)])
+        smaller = ChunkSettings(max_tokens=100, overlap=16)
+        expected = [(c.section, c.start, c.text) for c in chunk_document(doc, tok, smaller)]
+        assert [(c.section, c.start, c.text) for c in chunk_document(again, tok, smaller)] == expected
 
 
 def test_prefix_is_capped(tokenizer: Tokenizer) -> None:

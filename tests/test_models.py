@@ -330,12 +330,14 @@ def _assert_stored_vector_is_e5s(kb, name: str) -> None:
     assert float(stored @ expected) > 0.999
 
 
-def test_a_killed_reembed_leaves_the_old_index_whole(cli: Cli, kbcli_home: Path) -> None:
+@pytest.mark.parametrize("model", ["e5-small", "minilm;tokens=128"])  # the second re-cuts every chunk
+def test_a_killed_reembed_leaves_the_old_index_whole(cli: Cli, kbcli_home: Path, model: str) -> None:
     import signal
 
     cli("index", SAMPLE_DOCS, "--name", "k")
     before = cli.json("query", "k", QUESTION, "--json", "-k", "3")["hits"]
-    proc = subprocess.Popen([sys.executable, "-m", "kbcli", "reembed", "k", "--model", "e5-small"],
+    chunks = _stored_chunks(kbcli_home, "k")
+    proc = subprocess.Popen([sys.executable, "-m", "kbcli", "reembed", "k", "--model", model],
                             cwd=ROOT, stderr=subprocess.PIPE, text=True, env={**os.environ})
     assert proc.stderr is not None
     line = proc.stderr.readline()  # the first progress line: embedding has begun
@@ -345,5 +347,73 @@ def test_a_killed_reembed_leaves_the_old_index_whole(cli: Cli, kbcli_home: Path)
     _, manifest = _manifest(kbcli_home, "k")
     assert manifest["spec"] == "minilm"
     assert cli.json("query", "k", QUESTION, "--json", "-k", "3")["hits"] == before
+    assert _stored_chunks(kbcli_home, "k") == chunks  # a re-cut happened only in the copy aside
     cli("refresh", "k")  # the lock died with it
-    assert cli.json("reembed", "k", "--model", "e5-small", "--json")["to"] == "e5-small"  # and it can run again
+    result = cli.json("reembed", "k", "--model", model, "--json")  # and it can run again
+    assert result["to"] == model and (result["recut"] is None) == (model == "e5-small")
+
+
+def _stored_chunks(home: Path, name: str) -> list[tuple]:
+    """(file, seq, text, section, start) of every chunk, and each file's chunk count."""
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{home / 'indexes' / name / 'index.sqlite'}?mode=ro", uri=True)
+    try:
+        rows = db.execute(
+            "SELECT f.path, c.seq, c.text, c.section_seq, c.section_start, k.name, k.heading, k.body FROM chunks c"
+            " JOIN files f ON f.id = c.file_id JOIN chunks_fts k ON k.rowid = c.id ORDER BY f.path, c.seq"
+        ).fetchall()
+        return rows + db.execute("SELECT path, chunks FROM files ORDER BY path").fetchall()
+    finally:
+        db.close()
+
+
+def test_reembed_to_a_smaller_token_limit_recuts_as_indexing_with_it_would(cli: Cli, kbcli_home: Path, tiny_model: Path) -> None:
+    from tokenizers import Tokenizer
+
+    files = (ESPRESSO, SAMPLE_DOCS / "brightwater_employee_handbook_2024.docx")
+    cli("index", *files, "--name", "r")  # minilm: 256-token chunks
+    before = cli.json("info", "r", "--json")["chunks"]
+    result = cli.json("reembed", "r", "--model", f"local:{tiny_model}", "--json")  # 128 tokens
+    assert result["recut"] == {"from": before, "to": result["chunks"]} and result["chunks"] > before
+    info = cli.json("info", "r", "--json")
+    assert info["chunks"] == info["vectors"] == result["chunks"] and info["generation"] == result["generation"]
+    tokenizer = Tokenizer.from_file(str(tiny_model / "tokenizer.json"))
+    recut = _stored_chunks(kbcli_home, "r")
+    assert all(len(tokenizer.encode("passage: " + row[2]).ids) <= 128 for row in recut[: result["chunks"]])
+    hits = cli.json("query", "r", "descale the machine", "--mode", "vector", "--json")["hits"]
+    assert hits and {Path(h["file"]).name for h in hits} <= {f.name for f in files}
+    assert cli.json("query", "r", "annual leave days", "--mode", "keyword", "--json")["hits"]  # the keyword rows too
+
+    cli("index", *files, "--name", "fresh", "--model", f"local:{tiny_model}")
+    assert recut == _stored_chunks(kbcli_home, "fresh")  # the same chunks, keyword rows and counts
+    back = cli.json("reembed", "r", "--model", "minilm", "--json")  # and back to 256-token chunks
+    assert back["recut"] == {"from": result["chunks"], "to": before}
+    cli("index", *files, "--name", "minilm")
+    assert _stored_chunks(kbcli_home, "r") == _stored_chunks(kbcli_home, "minilm")
+    cli("check", "r")
+
+
+def test_an_index_from_before_section_offsets_cannot_be_re_cut(cli: Cli, kbcli_home: Path) -> None:
+    import sqlite3
+
+    cli("index", ESPRESSO, "--name", "old")
+    db = sqlite3.connect(kbcli_home / "indexes" / "old" / "index.sqlite")  # as kbcli built it before them
+    db.execute("ALTER TABLE chunks DROP COLUMN section_seq")
+    db.execute("ALTER TABLE chunks DROP COLUMN section_start")
+    db.commit()
+    db.close()
+    before = cli.json("query", "old", QUESTION, "--json", "-k", "3")["hits"]
+    result = cli("reembed", "old", "--model", "minilm;tokens=128", code=1)
+    assert "re-cut" in result.stderr and "kbcli index" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert _manifest(kbcli_home, "old")[1]["spec"] == "minilm"
+    assert cli.json("query", "old", QUESTION, "--json", "-k", "3")["hits"] == before
+    assert not (kbcli_home / ".reembed" / "old").exists()
+
+    # It keeps working: a writer adds the columns, and a model that takes its chunks as they are re-embeds.
+    cli("index", SAMPLE_DOCS / "brightwater_employee_handbook_2024.docx", "--name", "old")
+    rows = _stored_chunks(kbcli_home, "old")
+    assert {r[3] is None for r in rows if len(r) > 2 and r[0] == str(ESPRESSO)} == {True}
+    assert {r[3] is None for r in rows if len(r) > 2 and r[0] != str(ESPRESSO)} == {False}
+    assert cli.json("reembed", "old", "--model", "minilm;tokens=300", "--json")["recut"] is None

@@ -147,6 +147,10 @@ def test_files_the_question_names_are_raised() -> None:
     # a number alone does not name a file; acme; acme and 2022; titles do not count
     assert [round((u.score - 0.2) / share) for u in units] == [0, 1, 2, 0]
 
+    joined = [unit(1, "/d/CVSHEALTH_2022_10K.pdf", None), unit(2, "/d/HEALTHCARE_2022.pdf", None)]
+    _name_prior(joined, "What was CVS Health's operating margin?", settings)
+    assert [round((u.score - 0.2) / share) for u in joined] == [1, 0]  # two words written as one name
+
 
 def test_terminal_view_joins_extracted_lines_into_paragraphs() -> None:
     from kbcli.render import reflow

@@ -37,6 +37,7 @@ def reembed(
     """Embed NAME's stored chunks with another model, as a new generation swapped in atomically.
 
     Queries keep the old model until the new one is complete; a kill leaves the old one intact.
+    Chunks are re-cut from the stored sections when the new model's token limit needs it.
 
     Example:  kbcli reembed work --model e5-small
     """
@@ -47,7 +48,10 @@ def reembed(
     if as_json:
         run.output.json(result)
     elif not quiet:
-        err.print(f"Re-embedded {result['chunks']} chunks of {name!r} with {result['to']} (generation {result['generation']}).", highlight=False, markup=False)
+        recut = result["recut"]
+        cut = f", re-cut from {recut['from']} chunks for its token limit" if recut else ""  # type: ignore[index]
+        err.print(f"Re-embedded {result['chunks']} chunks of {name!r} with {result['to']} (generation {result['generation']}{cut}).",
+                  highlight=False, markup=False)
 
 
 def render_models(console: Console, found: list[dict[str, Any]], routes: list[dict[str, str]], measured: str) -> None:

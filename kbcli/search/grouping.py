@@ -99,7 +99,26 @@ def group(candidates: list[tuple[ChunkRow, Explanation]], settings: SearchSettin
             units.append(Unit([(row, why)]))
         else:
             unit.members.append((row, why))
-    return units
+    return _joined_runs(units) if settings.merge_adjacent else units
+
+
+def _joined_runs(units: list[Unit]) -> list[Unit]:
+    """Runs of neighbours that grew until they touch become one hit: two hits would otherwise
+    share the text that neighbouring chunks overlap by. The earlier (better) unit absorbs."""
+    merged: list[Unit] = []
+    for unit in units:
+        head = unit.first
+        seqs = [r.seq for r, _ in unit.members]
+        touching = next((
+            m for m in merged
+            if head.page is None and m.first.page is None and m.first.file_id == head.file_id
+            and (max(r.seq for r, _ in m.members) + 1 == min(seqs) or min(r.seq for r, _ in m.members) - 1 == max(seqs))
+        ), None)
+        if touching is None:
+            merged.append(unit)
+        else:
+            touching.members.extend(unit.members)
+    return merged
 
 
 def score_units(units: list[Unit], settings: SearchSettings) -> None:
@@ -126,7 +145,7 @@ def name_prior(units: list[Unit], query: str, settings: SearchSettings) -> None:
     tool residue ("Microsoft Word - F20_10K_VFinal"), or name an entity that many related
     documents share words with (CMRC's Wikipedia titles: hit@1 0.98 -> 0.94 when they counted).
     """
-    terms = set(query_terms(query))
+    terms = _name_terms(query)
     share = settings.name_weight / (settings.rrf_k + 1)
     matches: dict[int, int] = {}
     for unit in units:
@@ -136,6 +155,14 @@ def name_prior(units: list[Unit], query: str, settings: SearchSettings) -> None:
             # A number alone does not name a file (DEV_1644.docx, scan_2021.pdf): a word must match.
             matches[row.file_id] = len(found) if any(not w.isdigit() for w in found) else 0
         unit.score += share * matches[row.file_id]
+
+
+def _name_terms(query: str) -> set[str]:
+    """The question's words, and each two neighbouring words written as one: file names often
+    run a name together ('CVS Health' -> CVSHEALTH_2022_10K.pdf, 'Johnson & Johnson')."""
+    words = query_terms(query)
+    joined = {a + b for a, b in zip(words, words[1:]) if a.isascii() and b.isascii() and a.isalpha() and b.isalpha()}
+    return set(words) | joined
 
 
 def page_hits(

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from kbcli.store.layout import DATABASE
 
@@ -36,7 +36,9 @@ CREATE TABLE IF NOT EXISTS chunks (
     page_label TEXT,
     heading TEXT,
     text TEXT NOT NULL,
-    ocr INTEGER);                           -- 1 when the text was recognised from a page image
+    ocr INTEGER,                            -- 1 when the text was recognised from a page image
+    section_seq INTEGER,                    -- ordinal of the reader's Section within its file
+    section_start INTEGER);                 -- where text starts in that section's text (re-cutting)
 CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks(file_id, seq);
 -- BM25 keyword side: rowid = chunk id; words pre-segmented for CJK (kbcli.keywords).
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
@@ -82,6 +84,65 @@ class Source:
     include: tuple[str, ...]
     exclude: tuple[str, ...]
     added_at: str
+
+
+# Columns added after the first indexes were built: (table, column, type), added on a writer's open.
+_ADDED_COLUMNS = (("chunks", "section_seq", "INTEGER"), ("chunks", "section_start", "INTEGER"))
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns an older database lacks (NULL in its rows: they predate them)."""
+    for table, column, kind in _ADDED_COLUMNS:
+        if column not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+def insert_chunks(conn: sqlite3.Connection, file_id: int, chunks: Sequence[dict[str, Any]]) -> list[int]:
+    """Store a file's chunks and their keyword rows; their new ids (AUTOINCREMENT: never reused)."""
+    ids: list[int] = []
+    for chunk in chunks:
+        cur = conn.execute(
+            "INSERT INTO chunks(file_id, seq, page, page_label, heading, text, ocr, section_seq, section_start)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            (file_id, chunk["seq"], chunk["page"], chunk["page_label"], chunk["heading"], chunk["text"],
+             int(bool(chunk.get("ocr"))), chunk.get("section_seq"), chunk.get("section_start")),
+        )
+        ids.append(int(cur.lastrowid or 0))
+        words = chunk.get("keywords") or {}
+        conn.execute(
+            "INSERT INTO chunks_fts(rowid, name, heading, body) VALUES (?,?,?,?)",
+            (cur.lastrowid, words.get("name", ""), words.get("heading", ""), words.get("body", chunk["text"])),
+        )
+    return ids
+
+
+def replace_chunks(conn: sqlite3.Connection, file_id: int, chunks: Sequence[dict[str, Any]]) -> list[int]:
+    """A file's chunks and keyword rows replaced by these (its vectors are the caller's)."""
+    conn.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id=?)", (file_id,))
+    conn.execute("DELETE FROM chunks WHERE file_id=?", (file_id,))
+    conn.execute("UPDATE files SET chunks=? WHERE id=?", (len(chunks), file_id))
+    return insert_chunks(conn, file_id, chunks)
+
+
+def recut_rows(conn: sqlite3.Connection) -> dict[int, list[sqlite3.Row]]:
+    """File id -> its chunks in seq order, with what re-cutting needs (kbcli.recut)."""
+    cursor = conn.cursor()
+    cursor.row_factory = sqlite3.Row
+    sql = ("SELECT id, file_id, seq, section_seq, section_start, page, page_label, heading, text, ocr"
+           " FROM chunks ORDER BY file_id, seq")
+    by_file: dict[int, list[sqlite3.Row]] = {}
+    for row in cursor.execute(sql):
+        by_file.setdefault(row["file_id"], []).append(row)
+    return by_file
+
+
+def embedding_rows(conn: sqlite3.Connection) -> list[tuple[int, int, int | None, str | None, str, str | None, str]]:
+    """(id, file id, page, heading, text, file title, file path) of every chunk, in file order."""
+    sql = (
+        "SELECT c.id, c.file_id, c.page, c.heading, c.text, f.title, f.path FROM chunks c"
+        " JOIN files f ON f.id = c.file_id ORDER BY c.file_id, c.seq"
+    )
+    return [tuple(r) for r in conn.execute(sql)]  # type: ignore[misc]
 
 
 def connect(folder: Path, readonly: bool) -> sqlite3.Connection:

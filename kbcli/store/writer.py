@@ -99,6 +99,7 @@ class IndexWriter:
             if not hasattr(self, "_vectors"):
                 self._vectors = VectorIndex.empty(self.manifest.dimension)
         self._conn.execute("BEGIN IMMEDIATE")
+        schema.migrate(self._conn)  # in the transaction: committed with the first change
         self.dirty = False
 
     # -- reading inside the writer's transaction --
@@ -158,19 +159,7 @@ class IndexWriter:
         file_id = self._upsert_file(
             {**file, "chunks": len(chunks), "status": "ok", "reason": None, "detail": file.get("detail")}
         )
-        ids = []
-        for chunk in chunks:
-            cur = self._conn.execute(
-                "INSERT INTO chunks(file_id, seq, page, page_label, heading, text, ocr) VALUES (?,?,?,?,?,?,?)",
-                (file_id, chunk["seq"], chunk["page"], chunk["page_label"], chunk["heading"], chunk["text"],
-                 int(bool(chunk.get("ocr")))),
-            )
-            ids.append(cur.lastrowid)
-            words = chunk.get("keywords") or {}
-            self._conn.execute(
-                "INSERT INTO chunks_fts(rowid, name, heading, body) VALUES (?,?,?,?)",
-                (cur.lastrowid, words.get("name", ""), words.get("heading", ""), words.get("body", chunk["text"])),
-            )
+        ids = schema.insert_chunks(self._conn, file_id, chunks)
         if ids:
             self._vectors.add(vectors, ids)
         self.dirty = True
@@ -253,11 +242,7 @@ class IndexWriter:
     # -- repairing (kbcli.repair): the committed rows are the truth, vectors and keywords follow --
     def embedding_rows(self) -> list[tuple[int, int, int | None, str | None, str, str | None, str]]:
         """(id, file id, page, heading, text, file title, file path) of every chunk, in file order."""
-        sql = (
-            "SELECT c.id, c.file_id, c.page, c.heading, c.text, f.title, f.path FROM chunks c"
-            " JOIN files f ON f.id = c.file_id ORDER BY c.file_id, c.seq"
-        )
-        return [tuple(r) for r in self._conn.execute(sql)]  # type: ignore[misc]
+        return schema.embedding_rows(self._conn)
 
     def keyword_ids(self) -> set[int]:
         return {r[0] for r in self._conn.execute("SELECT rowid FROM chunks_fts")}
