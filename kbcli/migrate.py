@@ -4,11 +4,12 @@ its vectors, so nothing is embedded again.
 Everything goes through the store seam: the source's reader (one snapshot, while its writer lock
 keeps refreshes out) and the target's writer, which commits the whole copy once. The manifest is
 copied as it is (model spec, dimension, probe vectors), so the target is queried with the same
-model and refuses a changed one alike. Text is copied as it is, but for NUL characters (PostgreSQL refuses them), which become spaces.
-Chunks keep their relative order (and so their ties), every
-column of their rows, and their keyword fields: read back from the embedded store's FTS table, or,
-from PostgreSQL (which keeps only lexemes), rebuilt from the rows as `kbcli repair` rebuilds them.
-A copy that fails removes the half-made target; the source is never changed.
+model and refuses a changed one alike. Chunks keep their relative order (and so their ties),
+every column of their rows (section_seq / section_start too, where both stores keep them) and
+their keyword fields: read back from the embedded store's FTS table, or, from PostgreSQL (which
+keeps only lexemes), rebuilt from the rows as `kbcli repair` rebuilds them. Text is copied as it
+is, but for NUL characters (PostgreSQL refuses them), which become spaces. A copy that fails
+removes the half-made target; the source is never changed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from kbcli.chunking import page_lead, running_lines
 from kbcli.errors import IndexExists, UsageError
 from kbcli.keywords import name_words, segment
 from kbcli.readers import display_name
-from kbcli.store.copying import KeywordRow, keyword_rows, writers_held
+from kbcli.store.copying import KeywordRow, chunk_extras, keyword_rows, writers_held
 from kbcli.store.location import Location, PgLocation, create, delete, is_pg, is_pg_url, open_reader, open_writer, redact, shown
 from kbcli.store.reader import Snapshot
 from kbcli.store.schema import ChunkRow, FileRecord
@@ -168,7 +169,8 @@ def _copy_file(snap: Snapshot, writer: "Writer", record: FileRecord) -> int:
 
         raise DamagedIndex(f"{record.path}: {len(ids) - len(vectors)} chunk(s) without a vector; run 'kbcli check'")
     words = keyword_rows(snap, ids) or rebuilt_keywords(rows)
-    chunks = [_chunk_values(row, words[row.id]) for row in rows]
+    extras = chunk_extras(snap, ids)
+    chunks = [{**_chunk_values(row, words[row.id]), **extras.get(row.id, {})} for row in rows]
     matrix = np.stack([vectors[i] for i in ids]) if ids else np.zeros((0, writer.manifest.dimension), dtype=np.float32)
     writer.put_file(_file_values(record), chunks, matrix)
     return len(chunks)

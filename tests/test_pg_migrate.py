@@ -93,3 +93,20 @@ def test_migrate_copies_unreadable_files_and_progress_goes_to_stderr(cli, pg_url
     assert failed["files_failed"] == original["files_failed"] == 1
     hits = cli.json("query", "mixed", "who services the boiler", "--store", pg_url, "--json")["hits"]
     assert hits and hits[0]["file"].endswith("notes.txt")
+
+
+def test_the_copy_reads_where_each_chunk_lies_in_its_section(sample_index_home: Path) -> None:
+    """section_seq / section_start (what re-cutting needs) are read from the source with the rows,
+    so a target that keeps them gets them (the embedded store does; PostgreSQL not yet)."""
+    from kbcli.store.copying import chunk_extras
+    from kbcli.store.location import open_reader
+
+    reader = open_reader(sample_index_home / "indexes" / "sample")
+    try:
+        with reader.snapshot() as snap:
+            ids = snap.chunk_ids()
+            extras = chunk_extras(snap, ids)
+    finally:
+        reader.close()
+    assert set(extras) == set(ids)
+    assert all(e["section_seq"] is not None and e["section_start"] is not None for e in extras.values())
