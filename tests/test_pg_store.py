@@ -283,3 +283,45 @@ def test_the_shell_and_a_damaged_index_on_postgres(cli: Cli, tmp_path: Path, pg_
     assert "cannot be read" in broken.stderr and broken.stderr.count("\n") == 1 and PASSWORD not in broken.stderr
     assert cli.json("list", "--json", "--store", pg_url)["indexes"][0]["status"] == "damaged"
     cli("remove", "s", "--yes", "--store", pg_url)
+
+
+def test_the_layout_is_versioned_and_a_newer_one_is_refused(cli: Cli, pg_url: str) -> None:
+    from kbcli.store.pg.schema import LAYOUT_VERSION, migrate
+
+    assert cli.json("list", "--json", "--store", pg_url)["indexes"] == []  # reading lays nothing out
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('kbcli.meta')").fetchone()[0] is None
+        assert migrate(conn) == LAYOUT_VERSION and migrate(conn) == LAYOUT_VERSION  # idempotent
+        assert conn.execute("SELECT value FROM kbcli.meta WHERE key = 'layout'").fetchone()[0] == str(LAYOUT_VERSION)
+        conn.execute("UPDATE kbcli.meta SET value = '99' WHERE key = 'layout'")
+    refused = cli("list", "--store", pg_url, code=1)
+    assert "newer kbcli" in refused.stderr and refused.stderr.count("\n") == 1
+
+
+def test_chunks_keep_where_they_lie_in_their_section(cli: Cli, pg_sample: str) -> None:
+    with psycopg.connect(pg_sample) as conn:
+        schema = conn.execute("SELECT 'kbcli_' || id FROM kbcli.indexes WHERE name = 'sample'").fetchone()[0]
+        missing = conn.execute(f"SELECT count(*) FROM {schema}.chunks WHERE section_seq IS NULL OR section_start IS NULL").fetchone()[0]
+        total = conn.execute(f"SELECT count(*) FROM {schema}.chunks").fetchone()[0]
+    assert total > 0 and missing == 0
+
+
+def test_keyword_words_are_the_ones_fts5_indexes() -> None:
+    """The PostgreSQL keyword side cuts, folds and stems words exactly as SQLite FTS5 does."""
+    import sqlite3
+    from collections import Counter
+
+    from kbcli.keywords import segment
+    from kbcli.store.pg.words import tokens
+
+    text = segment(
+        " ".join(p.read_text(errors="ignore") for p in (SAMPLE_DOCS.parent / "scripts").glob("*.md"))
+        + " Café naïve résumé große Straße ＦＹ２０１８ 1970s 10layers автоматической 資本支出 上海酒店每晚住宿上限"
+        + " generalization relational conditional hopefully agreed feed ponies caresses"
+    )
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(body, tokenize='porter unicode61 remove_diacritics 2')")
+    conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, row)")
+    conn.execute("INSERT INTO t VALUES (?)", (text,))
+    fts5 = {term: count for term, count in conn.execute("SELECT term, cnt FROM v")}
+    assert len(fts5) > 200 and dict(Counter(tokens(text))) == fts5

@@ -12,7 +12,7 @@ import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
-from kbcli.errors import IndexNotFound, KbError
+from kbcli.errors import KbError
 from kbcli.session import open_searcher
 from kbcli.store.location import identity
 

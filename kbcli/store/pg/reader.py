@@ -49,7 +49,7 @@ def registry_id(location: PgLocation, conn: "psycopg.Connection[Any] | None" = N
     own = conn is None
     conn = connect(location.url) if conn is None else conn
     try:
-        row = registry_row(conn, location.name)
+        row = registry_row(conn, location.name, laid_out=not own)
     finally:
         if own:
             conn.close()
@@ -89,15 +89,17 @@ class PgSnapshot(Snapshot):
         chunks, tokens = int(self._registry["chunks"]), int(self._registry["tokens"])
         if not phrases or not chunks:
             return []
-        wanted = [(tsquery_literal(p), p[0], self._idf(tsquery_literal(p), chunks)) for p in phrases]
+        queries = [tsquery_literal(p) for p in phrases]
+        wanted = [(q, p[0], idf) for q, p, idf in zip(queries, phrases, self._idfs(queries, chunks))]
         return self._bm25(wanted, k, weights, tokens / chunks)
 
-    def _idf(self, query: str, chunks: int) -> float:
+    def _idfs(self, queries: list[str], chunks: int) -> list[float]:
+        """FTS5's idf of each query phrase, from the chunks holding it (one round trip for all)."""
         import math
 
-        hits = int(self._rows("SELECT count(*) FROM {s}.chunks WHERE words @@ %s::tsquery", (query,))[0][0])
-        idf = math.log((chunks - hits + 0.5) / (hits + 0.5))
-        return idf if idf > 0 else 1e-6
+        sql = "SELECT (SELECT count(*) FROM {s}.chunks WHERE words @@ q::tsquery) FROM unnest(%s::text[]) WITH ORDINALITY AS t(q, n) ORDER BY n"
+        counts = [int(r[0]) for r in self._rows(sql, (queries,))]
+        return [max(math.log((chunks - hits + 0.5) / (hits + 0.5)), 0.0) or 1e-6 for hits in counts]
 
     def _bm25(self, wanted: list[tuple[str, str, float]], k: int, weights: tuple[float, float, float], average: float) -> list[tuple[int, float]]:
         # A phrase's count is its first lexeme's (phrases of several words are rare: 'a_b').
@@ -143,9 +145,19 @@ class PgSnapshot(Snapshot):
         rows = self.rows(ids)
         return [rows[i] for i in ids if i in rows]
 
-    def _chunks_in(self, file_id: int, spans: list[tuple[int, int]]) -> list[tuple[int, int, int | None]]:
-        sql = "SELECT id, seq, page FROM {s}.chunks WHERE file_id = %s AND seq BETWEEN %s AND %s ORDER BY seq"
-        return [(int(r[0]), int(r[1]), r[2]) for first, last in spans for r in self._rows(sql, (file_id, first, last))]
+    def _nearby(self, spans: dict[int, list[tuple[int, int]]]) -> dict[int, list[tuple[int, int, int | None]]]:
+        """File id -> (id, seq, page) of its chunks within its seq spans, in order: one round trip for all."""
+        flat = [(file_id, first, last) for file_id, ranges in spans.items() for first, last in ranges]
+        if not flat:
+            return {}
+        sql = (
+            "SELECT c.file_id, c.id, c.seq, c.page FROM unnest(%s::bigint[], %s::int[], %s::int[]) AS s(file_id, first, last)"
+            " JOIN {s}.chunks c ON c.file_id = s.file_id AND c.seq BETWEEN s.first AND s.last ORDER BY c.file_id, c.seq"
+        )
+        found: dict[int, list[tuple[int, int, int | None]]] = {file_id: [] for file_id in spans}
+        for r in self._rows(sql, tuple(list(column) for column in zip(*flat))):
+            found[int(r[0])].append((int(r[1]), int(r[2]), r[3]))
+        return found
 
 
 class PgReader:
@@ -176,7 +188,7 @@ class PgReader:
             raise damaged_in_database(self.location, RuntimeError(f"table {schema}.{missing[0]} is missing"))
 
     def _registry(self) -> dict[str, Any]:
-        registry = registry_row(self._conn, self.location.name)
+        registry = registry_row(self._conn, self.location.name, laid_out=hasattr(self, "identity"))
         if registry is None:
             raise not_found(self.location)
         return registry

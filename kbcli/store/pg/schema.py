@@ -63,6 +63,8 @@ CREATE TABLE {schema}.chunks (
     heading text,
     text text NOT NULL,
     ocr boolean,
+    section_seq integer,                       -- the reader's Section within the file (re-cutting)
+    section_start integer,                     -- where the text starts in that section's text
     embedding vector({dimension}) NOT NULL,
     name_words tsvector NOT NULL,              -- weight A: the file's name and title
     text_words tsvector NOT NULL,              -- B: heading, C: body
@@ -93,17 +95,25 @@ def layout_version(conn: "psycopg.Connection[Any]") -> int:
     return int(row[0]) if row else 0
 
 
-def migrate(conn: "psycopg.Connection[Any]") -> int:
-    """Apply the missing steps (autocommit connection); returns the layout version."""
+def known_layout(conn: "psycopg.Connection[Any]") -> int:
+    """The layout version (0: none yet); IncompatibleIndex when a newer kbcli laid it out."""
     from kbcli.errors import IncompatibleIndex
 
+    version = layout_version(conn)
+    if version > LAYOUT_VERSION:
+        raise IncompatibleIndex(
+            f"the PostgreSQL store was laid out by a newer kbcli (layout {version}, this one knows {LAYOUT_VERSION})"
+        )
+    return version
+
+
+def migrate(conn: "psycopg.Connection[Any]") -> int:
+    """Apply the missing steps (autocommit connection); returns the layout version."""
+    if known_layout(conn) == LAYOUT_VERSION:  # the usual case: no lock taken
+        return LAYOUT_VERSION
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-        version = layout_version(conn)
-        if version > LAYOUT_VERSION:
-            raise IncompatibleIndex(
-                f"the PostgreSQL store was laid out by a newer kbcli (layout {version}, this one knows {LAYOUT_VERSION})"
-            )
+        version = known_layout(conn)
         for step in range(version + 1, LAYOUT_VERSION + 1):
             conn.execute(MIGRATIONS[step])
             conn.execute(
@@ -114,9 +124,10 @@ def migrate(conn: "psycopg.Connection[Any]") -> int:
     return LAYOUT_VERSION
 
 
-def registry_row(conn: "psycopg.Connection[Any]", name: str) -> dict[str, Any] | None:
-    """The registry's row of index `name` (None if there is none, or no kbcli layout yet)."""
-    if layout_version(conn) == 0:
+def registry_row(conn: "psycopg.Connection[Any]", name: str, laid_out: bool = False) -> dict[str, Any] | None:
+    """The registry's row of index `name` (None if there is none, or no kbcli layout yet).
+    `laid_out`: the layout is known to be there (an open reader's), so it is not looked up again."""
+    if not laid_out and known_layout(conn) == 0:
         return None
     cur = conn.execute(
         "SELECT id, name, manifest, generation, created_at, updated_at, chunks, tokens FROM kbcli.indexes WHERE name = %s",
@@ -129,7 +140,7 @@ def registry_row(conn: "psycopg.Connection[Any]", name: str) -> dict[str, Any] |
 
 
 def index_names(conn: "psycopg.Connection[Any]") -> list[str]:
-    if layout_version(conn) == 0:
+    if known_layout(conn) == 0:
         return []
     return [r[0] for r in conn.execute("SELECT name FROM kbcli.indexes ORDER BY name")]
 

@@ -31,21 +31,37 @@ def _is_word_char(ch: str) -> bool:
     return category[0] in "LN" or category == "Co"
 
 
+def _is_latin(ch: str) -> bool:
+    code = ord(ch)
+    return code < 0x250 or 0x1E00 <= code <= 0x1EFF
+
+
+@lru_cache(maxsize=65536)
+def _plain(ch: str) -> str:
+    """A Latin letter without its diacritics ('é' -> 'e'); unicode61 leaves other scripts' marks."""
+    if not _is_latin(ch):
+        return ch
+    base = "".join(c for c in unicodedata.normalize("NFD", ch) if unicodedata.category(c) != "Mn")
+    return base if len(base) == 1 else ch
+
+
 def _fold(word: str) -> str:
     """Lower case without diacritics, as unicode61 with remove_diacritics 2."""
     word = word.lower()
-    if word.isascii():
-        return word
-    decomposed = unicodedata.normalize("NFD", word)
-    return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn"))
+    return word if word.isascii() else "".join(_plain(ch) for ch in word)
 
 
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    """FTS5's porter stems words of 3 to 64 ASCII letters; anything else passes through."""
-    if not (3 <= len(word) <= 64 and word.isascii() and word.isalpha()):
+    """FTS5's porter stems every word of 3 to 64 bytes, digits and all ('1970s' -> '1970'), and
+    reads it as UTF-8 bytes (a non-ASCII byte is a consonant): so it is stemmed as bytes here."""
+    raw = word.encode()
+    if not 3 <= len(raw) <= 64 or word.isdigit():
         return word
-    return _stemmer().stem(word, to_lowercase=False)
+    if word.isascii():
+        return _stemmer().stem(word, to_lowercase=False)
+    stemmed = _stemmer().stem(raw.decode("latin-1"), to_lowercase=False)
+    return stemmed.encode("latin-1").decode("utf-8", errors="ignore")
 
 
 def tokens(text: str) -> list[str]:

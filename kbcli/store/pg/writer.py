@@ -33,6 +33,7 @@ class PgWriter:
         self.vector_problem: str | None = None
         self._conn = connect(location.url)
         try:
+            migrate(self._conn)  # a newer kbcli's writer brings an older layout up to date
             acquire_lock(self._conn, location.name, wait)
             registry = registry_row(self._conn, location.name)
             if registry is None:
@@ -100,9 +101,9 @@ class PgWriter:
         if rows:
             with self._conn.cursor() as cur:
                 cur.executemany(
-                    f"INSERT INTO {self._schema}.chunks(file_id, seq, page, page_label, heading, text, ocr, embedding,"
-                    " name_words, text_words, name_tokens, text_tokens)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::tsvector, %s::tsvector, %s, %s)",
+                    f"INSERT INTO {self._schema}.chunks(file_id, seq, page, page_label, heading, text, ocr,"
+                    " section_seq, section_start, embedding, name_words, text_words, name_tokens, text_tokens)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::tsvector, %s::tsvector, %s, %s)",
                     rows,
                 )
         self.dirty = True
@@ -180,7 +181,7 @@ def _chunk_values(file_id: int, chunk: dict[str, Any], vector: "np.ndarray") -> 
     heading, body = tokens(words.get("heading", "")), tokens(words.get("body", chunk["text"]))
     return (
         file_id, chunk["seq"], chunk["page"], chunk["page_label"], chunk["heading"], chunk["text"],
-        bool(chunk.get("ocr")), vector, tsvector_literal([(name, WEIGHTS[0])]),
+        bool(chunk.get("ocr")), chunk.get("section_seq"), chunk.get("section_start"), vector, tsvector_literal([(name, WEIGHTS[0])]),
         tsvector_literal([(heading, WEIGHTS[1]), (body, WEIGHTS[2])]), len(name), len(heading) + len(body),
     )
 
