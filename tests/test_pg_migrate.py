@@ -46,6 +46,23 @@ def test_migrate_to_postgres_and_back_keeps_every_hit(cli, sample_index: str, pg
     for mode, hits in before.items():
         assert [_strip(h) for h in _hits(cli, sample_index, "--home", str(back_home), mode=mode)] == [_strip(h) for h in hits], mode
     assert cli("--home", back_home, "check", sample_index).exit_code == 0
+    origin = _sections(Path(source_info["path"]))
+    assert origin and _sections(back_home / "indexes" / sample_index) == origin  # through PostgreSQL and back
+
+
+def _sections(folder: Path) -> dict[tuple[str, int], dict]:
+    """(file, seq) -> where the chunk lies in its section (what re-cutting needs)."""
+    from kbcli.store.copying import chunk_extras
+    from kbcli.store.location import open_reader
+
+    reader = open_reader(folder)
+    try:
+        with reader.snapshot() as snap:
+            ids = snap.chunk_ids()
+            rows, extras = snap.rows(ids), chunk_extras(snap, ids)
+    finally:
+        reader.close()
+    return {(rows[i].path, rows[i].seq): extras[i] for i in ids}
 
 
 def _pg_hits(cli, name: str, url: str, mode: str) -> list[list[dict]]:
