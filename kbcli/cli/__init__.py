@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from kbcli import __version__
-from kbcli.cli import evaluating, indexing, managing, modelling, querying, repairing, serving
+from kbcli.cli import evaluating, indexing, managing, migrating, modelling, querying, repairing, serving
 from kbcli.cli.invocation import Invocation
 from kbcli.cli.options import store_option
 from kbcli.cli.output import Output
@@ -102,6 +102,7 @@ app.command()(store_option(managing.remove))
 app.command()(store_option(repairing.check))
 app.command()(store_option(repairing.repair))
 app.command()(store_option(managing.export))
+app.command()(store_option(migrating.migrate))
 app.command()(modelling.models)
 app.command()(store_option(modelling.reembed))
 app.command("eval")(store_option(evaluating.eval_questions))
