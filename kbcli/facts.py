@@ -46,7 +46,7 @@ class FileStatus:
 @dataclass(frozen=True)
 class IndexInfo:
     name: str
-    path: Path
+    path: Path | str  # a folder, or a PostgreSQL index shown without its password
     manifest: Manifest
     stats: IndexStats
     sources: list[SourceStatus]
@@ -67,7 +67,7 @@ class IndexSummary:
     they can be found and removed."""
 
     name: str
-    path: Path
+    path: Path | str  # a folder, or a PostgreSQL index shown without its password
     status: str  # ok | incompatible (another on-disk format) | damaged (cannot be opened)
     reason: str | None = None
     stats: IndexStats | None = None

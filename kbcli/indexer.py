@@ -22,7 +22,8 @@ from kbcli.interrupts import SafePoints, Stopped
 from kbcli.isolation import IsolatedReader
 from kbcli.keywords import name_words, segment
 from kbcli.readers import ENCRYPTED, UNREADABLE, Document, FileFailure, ReadOptions, display_name
-from kbcli.store import FileRecord, IndexWriter, Source
+from kbcli.store import FileRecord, Source
+from kbcli.store.location import Writer
 
 if TYPE_CHECKING:
     from kbcli.models import Embedder
@@ -142,7 +143,7 @@ def _file_values(found: FoundFile, sha: str) -> dict:
 class Syncer:
     def __init__(
         self,
-        writer: IndexWriter,
+        writer: Writer,
         embedder_factory: Callable[[], "Embedder"],
         chunking: ChunkSettings,
         observer: Observer | None = None,
@@ -193,7 +194,7 @@ class Syncer:
         done = self.report.added + self.report.modified + len(self.report.failed)
         return Interrupted(
             f"stopped by {signal_name(stop.signum)}: {done} file(s) processed in this run are committed "
-            f"(generation {self.writer.generation}); run 'kbcli refresh {self.writer.folder.name}' to finish",
+            f"(generation {self.writer.generation}); run 'kbcli refresh {self.writer.manifest.name}' to finish",
             stop.signum,
         )
 

@@ -19,10 +19,8 @@ from kbcli.session import IndexSession, open_searcher
 from kbcli.settings import SearchSettings, Settings, check_index_name, defaults
 from kbcli.repair import RepairReport, repair
 from kbcli.store.layout import is_private
-from kbcli.store import (
-    MANIFEST, CheckReport, IndexReader, IndexWriter, Manifest, check_index, create_index, damaged, delete_index,
-    has_database,
-)
+from kbcli.store import MANIFEST, CheckReport, Manifest, check_index, damaged, has_database
+from kbcli.store.location import Location, PgLocation, Reader, create, delete, open_reader, open_writer, pg_names, redact, is_pg_url
 
 if TYPE_CHECKING:
     from kbcli.models import Embedder
@@ -49,29 +47,52 @@ class KnowledgeBase:
         self.home = self.settings.paths.home
         self.indexes = self.settings.paths.indexes
         self.cache = self.settings.paths.cache
+        self.store = self.settings.paths.store  # a PostgreSQL connection string, or None: folders
+        if self.store and not is_pg_url(self.store):
+            raise UsageError(f"--store / KBCLI_STORE must be a postgresql:// connection string, not {redact(self.store)!r}")
+
+    @property
+    def store_shown(self) -> str | None:
+        """The PostgreSQL store without its password (None: the embedded store)."""
+        return redact(self.store) if self.store else None
 
     def folder(self, name: str) -> Path:
         return self.indexes / check_index_name(name)
 
+    def location(self, name: str) -> Location:
+        """Where index `name` is (or would be): its folder, or its place in the PostgreSQL store."""
+        return PgLocation(self.store, check_index_name(name)) if self.store else self.folder(name)
+
     def exists(self, name: str) -> bool:
+        if self.store:
+            return check_index_name(name) in pg_names(self.store)
         return (self.folder(name) / MANIFEST).exists()
 
     def names(self) -> list[str]:
+        if self.store:
+            return pg_names(self.store)
         if not self.indexes.is_dir():
             return []
         # A database without its manifest is a damaged index, listed so that it is seen.
         return sorted(p.name for p in self.indexes.iterdir() if (p / MANIFEST).exists() or has_database(p))
 
-    def require(self, name: str) -> Path:
-        """The folder of the index `name`; IndexNotFound (naming the ones there are) if none,
+    def require(self, name: str) -> Location:
+        """Where the index `name` is; IndexNotFound (naming the ones there are) if none,
         DamagedIndex if only its database is left."""
         folder = self.locate(name)
+        if isinstance(folder, PgLocation):
+            return folder
         if not (folder / MANIFEST).exists():
             raise damaged(folder, "manifest missing") if has_database(folder) else self._not_found(name)
         return folder
 
-    def locate(self, name: str) -> Path:
-        """The folder `name` under indexes/, whole, damaged or half-created; IndexNotFound if none."""
+    def locate(self, name: str) -> Location:
+        """The folder `name` under indexes/, whole, damaged or half-created (or the index in the
+        PostgreSQL store); IndexNotFound if none."""
+        if self.store:
+            if not self.exists(name):
+                raise self._not_found(name)
+            return self.location(name)
         folder = self.folder(name)
         if not folder.is_dir():
             raise self._not_found(name)
@@ -79,7 +100,8 @@ class KnowledgeBase:
 
     def _not_found(self, name: str) -> IndexNotFound:
         known = ", ".join(self.names()) or "none yet"
-        return IndexNotFound(f"no index named {name!r} in {self.indexes} (indexes: {known})")
+        where = f"the PostgreSQL store {redact(self.store)}" if self.store else str(self.indexes)
+        return IndexNotFound(f"no index named {name!r} in {where} (indexes: {known})")
 
     def _embedder_factory(self, manifest: Manifest, loaded: "Embedder | None" = None):
         def make() -> "Embedder":
@@ -103,16 +125,16 @@ class KnowledgeBase:
                 "no files to index (.pdf, .docx, .txt, .md, ...) found in " + ", ".join(str(p) for p in roots)
                 + (" matching the --include/--exclude patterns" if options.include or options.exclude else "")
             )
-        folder = self.folder(name)
+        location = self.location(name)
         embedder = None
         wanted = options.model or self.settings.indexing.model
-        if not (folder / MANIFEST).exists():
-            if has_database(folder):  # a surviving database: damaged, not to be emptied by a new index
-                raise damaged(folder, "manifest missing")
+        if not self.exists(name):
+            if isinstance(location, Path) and has_database(location):  # a surviving database: damaged, not to be emptied
+                raise damaged(location, "manifest missing")
             manifest, embedder = _new_manifest(name, options, wanted, self.cache)
-            create_index(folder, manifest)
+            create(location, manifest)
         elif options.model is not None or options.precision is not None:  # $KBCLI_MODEL is for new indexes only
-            _check_same_model(Manifest.load(folder), options.model, options.precision)
+            _check_same_model(self._manifest(location), options.model, options.precision)
         return self._sync(name, options, observer, new_sources=roots, embedder=embedder)
 
     def refresh(self, name: str, options: IndexOptions, observer: Observer | None = None) -> SyncReport:
@@ -125,7 +147,7 @@ class KnowledgeBase:
     ) -> SyncReport:
         from kbcli.models import spec_of  # numpy and the model runtime: only to write
 
-        writer = IndexWriter(self.require(name), wait=options.wait)
+        writer = open_writer(self.require(name), wait=options.wait)
         try:
             manifest = writer.manifest
             spec_of(manifest)
@@ -155,22 +177,41 @@ class KnowledgeBase:
         from kbcli.models import load_model, parse_spec
         from kbcli.reembed import reembed
 
-        folder = self.require(name)
+        folder = self._embedded(self.require(name), "reembed")
         embedder = load_model(parse_spec(model), self.cache)
         return reembed(folder, embedder, self.settings.paths.home / ".reembed" / name, wait=wait, on_batch=on_batch)
 
     def remove(self, name: str) -> None:
-        delete_index(self.locate(name))
+        delete(self.locate(name))
 
     def check(self, name: str) -> CheckReport:
-        return check_index(self.locate(name))
+        return check_index(self._embedded(self.locate(name), "check"))
 
     def repair(self, name: str, wait: float = 0.0) -> RepairReport:
-        return repair(self.locate(name), lambda manifest: self._embedder_factory(manifest)(), wait=wait)
+        return repair(self._embedded(self.locate(name), "repair"), lambda manifest: self._embedder_factory(manifest)(), wait=wait)
+
+    def _embedded(self, location: Location, command: str) -> Path:
+        """The folder of an embedded index; commands the PostgreSQL store lacks say so."""
+        if isinstance(location, PgLocation):
+            raise UsageError(
+                f"kbcli {command} works on embedded indexes only, not yet in the PostgreSQL store"
+                + (" (the database keeps rows and vectors in one transaction: there is nothing to repair)" if command != "reembed" else
+                   f" (index again under another name with --model instead)")
+            )
+        return location
+
+    def _manifest(self, location: Location) -> Manifest:
+        if isinstance(location, Path):
+            return Manifest.load(location)
+        reader = open_reader(location)
+        try:
+            return reader.manifest
+        finally:
+            reader.close()
 
     # -- reading --
-    def reader(self, name: str) -> IndexReader:
-        return IndexReader(self.require(name))
+    def reader(self, name: str) -> Reader:
+        return open_reader(self.require(name), ef_search=self.settings.search.ef_search)
 
     def searcher(self, name: str, load_model: bool = True, settings: SearchSettings | None = None) -> Searcher:
         """An open index for many queries (library use); keyword-only search can skip the model.
@@ -199,9 +240,10 @@ class KnowledgeBase:
                 FileStatus(f.path, f.size, f.mtime_ns, f.sha256, f.pages, f.chunks, f.status, f.reason, f.detail, f.indexed_at)
                 for f in reader.files()
             ]
+            where = reader.folder if reader.folder is not None else reader.location.shown
             return IndexInfo(
-                name, reader.folder, reader.manifest, IndexStats(**reader.stats()), _source_statuses(reader), files,
-                owner_only=is_private(reader.folder),
+                name, where, reader.manifest, IndexStats(**reader.stats()), _source_statuses(reader), files,
+                owner_only=is_private(reader.folder) if reader.folder is not None else True,
             )
         finally:
             reader.close()
@@ -211,10 +253,11 @@ class KnowledgeBase:
         return [self._summary(name) for name in self.names()]
 
     def _summary(self, name: str) -> IndexSummary:
-        folder = self.folder(name)
+        location = self.location(name)
+        folder = location if isinstance(location, Path) else location.shown
         # One broken index must not hide the others: whatever fails is that index's status.
         try:
-            reader = IndexReader(folder)
+            reader = open_reader(location)
         except IncompatibleIndex as err:
             return IndexSummary(name, folder, INCOMPATIBLE, str(err))
         except DamagedIndex as err:
@@ -235,7 +278,7 @@ def _damaged(name: str, err: Exception) -> str:
     return f"index {name!r} cannot be read ({type(err).__name__}: {err}): kbcli remove {name} --yes, then index again"
 
 
-def _source_statuses(reader: IndexReader) -> list[SourceStatus]:
+def _source_statuses(reader: Reader) -> list[SourceStatus]:
     return [SourceStatus(s.path, tuple(s.include), tuple(s.exclude), Path(s.path).exists()) for s in reader.sources()]
 
 

@@ -8,9 +8,7 @@ follows them by itself.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from kbcli.errors import IndexNotFound, UsageError
@@ -18,7 +16,7 @@ from kbcli.facts import IndexStats
 from kbcli.search import MODES, Hit, QueryResult, Searcher, overlap
 from kbcli.search.rerank import Reranker
 from kbcli.settings import SearchSettings, Settings
-from kbcli.store import DATABASE, IndexReader
+from kbcli.store.location import Location, identity, open_reader
 from kbcli.thesaurus import load_configured
 
 if TYPE_CHECKING:
@@ -36,15 +34,15 @@ class Around:
 
 
 def open_searcher(
-    settings: Settings, folder: Path, name: str, *, load_model: bool = True, spin: bool = True,
+    settings: Settings, location: Location, name: str, *, load_model: bool = True, spin: bool = True,
     reuse: Searcher | None = None,
 ) -> Searcher:
-    """A Searcher over the index in `folder`: its model (the one of `reuse` when it fits), the
+    """A Searcher over the index at `location`: its model (the one of `reuse` when it fits), the
     reranker and thesaurus the search settings name. `spin=False`: ONNX threads sleep between
     queries (see Embedder)."""
     from kbcli.models import load_for_index, spec_of
 
-    reader = IndexReader(folder)
+    reader = open_reader(location, ef_search=settings.search.ef_search)
     try:
         spec = spec_of(reader.manifest)
         search = settings.search
@@ -61,10 +59,10 @@ def open_searcher(
 
 
 class IndexSession:
-    """`locate(name)`: the folder of an index, IndexNotFound if there is none (KnowledgeBase.require)."""
+    """`locate(name)`: where an index is, IndexNotFound if there is none (KnowledgeBase.require)."""
 
     def __init__(
-        self, settings: Settings, locate: Callable[[str], Path], name: str, load_model: bool = True, interactive: bool = False
+        self, settings: Settings, locate: Callable[[str], Location], name: str, load_model: bool = True, interactive: bool = False
     ) -> None:
         self.settings = settings
         self._locate = locate
@@ -72,7 +70,7 @@ class IndexSession:
         self._load_model = load_model
         self._interactive = interactive
         self._searcher: Searcher | None = None
-        self._database = 0  # the inode of the open database file: a rebuild makes a new one
+        self._database: tuple[int, int, int] = (0, 0, 0)  # store.location.identity: a rebuild changes it
         self.name = name
         if interactive:
             _one_search_thread()
@@ -94,7 +92,7 @@ class IndexSession:
             self.settings, folder, name, load_model=self._load_model, spin=not self._interactive, reuse=self._searcher
         )
         try:
-            database = _inode(folder, name)
+            database = identity(folder)
             if self._interactive:
                 searcher.search("warm up", 1, self.settings.search)  # loads the vectors, runs the model once
         except BaseException:
@@ -113,12 +111,15 @@ class IndexSession:
         return self._searcher.search(question, top_k, settings or self.settings.search)
 
     def _follow(self) -> None:
-        """An index removed and built again under the same name is a new database file: reopen."""
+        """An index removed and built again under the same name is a new database: reopen."""
         try:
-            folder = self._locate(self.name)
+            reader = self._searcher.reader if self._searcher is not None else None
+            # A database index is asked on the reader's own connection, not found anew each question.
+            location = getattr(reader, "location", None) or self._locate(self.name)
+            now = identity(location, reader)
         except IndexNotFound:
             raise IndexNotFound(f"index {self.name!r} was removed") from None
-        if _inode(folder, self.name) != self._database:
+        if now != self._database:
             self.switch(self.name)
 
     def stats(self) -> IndexStats:
@@ -138,13 +139,6 @@ class IndexSession:
         before = _join([texts[s] for s in before_seqs if s in texts])
         after = _join([texts[s] for s in after_seqs if s in texts])
         return Around(_trim_tail_overlap(before, hit.text), _trim_head_overlap(hit.text, after))
-
-
-def _inode(folder: Path, name: str) -> int:
-    try:
-        return os.stat(folder / DATABASE).st_ino
-    except FileNotFoundError:
-        raise IndexNotFound(f"index {name!r} is gone") from None
 
 
 def _one_search_thread() -> None:

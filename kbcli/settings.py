@@ -24,6 +24,9 @@ _OFF = ("0", "off", "no", "false")
 class Paths:
     home: Path  # every index and the model cache live here
     cache: Path  # derived model files (ONNX exports): re-created when missing
+    # $KBCLI_STORE / --store: a PostgreSQL connection string whose database holds the indexes
+    # instead of home/indexes (kbcli.store.pg); None: the embedded store. Never printed as is.
+    store: str | None = field(default=None, repr=False)
 
     @property
     def indexes(self) -> Path:
@@ -83,6 +86,9 @@ class SearchSettings:
     rerank_model: Path | None = None  # a local cross-encoder folder; None: no reranking
     rerank_candidates: int = 20  # fused hits the cross-encoder rescores per question
     nprobe: int = 32  # IVF lists scanned per query (more: slower, closer to exact)
+    # PostgreSQL's HNSW candidates per query (hnsw.ef_search; at least the k asked, at most 1000):
+    # the vector side asks for 2 x max(candidates, 4 x top_k) chunks.
+    ef_search: int = 200
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -164,6 +170,7 @@ def from_mapping(env: Mapping[str, str], *, home: Path | None = None, debug: boo
             rerank_model=get.path("KBCLI_RERANK_MODEL"),
             rerank_candidates=get.integer("KBCLI_RERANK_CANDIDATES", search_default.rerank_candidates),
             nprobe=get.integer("KBCLI_NPROBE", search_default.nprobe),
+            ef_search=get.integer("KBCLI_EF_SEARCH", search_default.ef_search),
         ),
         llm=LlmSettings(
             provider=get.text("KBCLI_LLM_PROVIDER"),
@@ -199,7 +206,8 @@ def _paths(env: Mapping[str, str], home: Path | None) -> Paths:
 
         root = Path(user_data_dir("kbcli", appauthor=False))
     cache = env.get("KBCLI_CACHE")
-    return Paths(home=root, cache=Path(cache).expanduser().resolve() if cache else root / "cache")
+    store = (env.get("KBCLI_STORE") or "").strip() or None
+    return Paths(home=root, cache=Path(cache).expanduser().resolve() if cache else root / "cache", store=store)
 
 
 def _dotenv_values(path: Path) -> dict[str, str]:

@@ -125,5 +125,9 @@ def summary_json(summary: "IndexSummary") -> dict[str, Any]:
     return data
 
 
-def list_json(home: Path, summaries: "list[IndexSummary]") -> dict[str, Any]:
-    return {"home": str(home), "indexes": [summary_json(s) for s in summaries]}
+def list_json(home: Path, summaries: "list[IndexSummary]", store: str | None = None) -> dict[str, Any]:
+    """`store`: the PostgreSQL store listed, already shown without its password."""
+    listed: dict[str, Any] = {"home": str(home), "indexes": [summary_json(s) for s in summaries]}
+    if store:
+        listed["store"] = store
+    return listed

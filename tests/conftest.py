@@ -98,3 +98,6 @@ def word_file(path: Path, *paragraphs: str) -> Path:
         document.add_paragraph(text)
     document.save(path)
     return path
+
+
+from pg_server import pg_server, pg_url  # noqa: E402,F401  (fixtures: a real PostgreSQL)

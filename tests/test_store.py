@@ -10,6 +10,7 @@ import pytest
 
 from kbcli.errors import LockBusy
 from kbcli.store import IndexReader, IndexWriter, Manifest, create_index
+from kbcli.store.location import Location, PgLocation, create, open_reader, open_writer
 
 DIM = 8
 
@@ -31,15 +32,19 @@ def _chunks(n: int) -> list[dict]:
     return [{"seq": i, "page": i + 1, "page_label": None, "heading": None, "text": f"chunk {i}"} for i in range(n)]
 
 
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    create_index(tmp_path / "t", _manifest())
-    return tmp_path / "t"
+@pytest.fixture(params=["embedded", "postgres"])
+def folder(request: pytest.FixtureRequest, tmp_path: Path) -> Location:
+    """A new empty index, in a folder or in a PostgreSQL database (the same tests run on both)."""
+    location: Location = tmp_path / "t"
+    if request.param == "postgres":
+        location = PgLocation(request.getfixturevalue("pg_url"), "t")
+    create(location, _manifest())
+    return location
 
 
-def test_readers_see_only_committed_generations(folder: Path) -> None:
-    reader = IndexReader(folder)
-    writer = IndexWriter(folder)
+def test_readers_see_only_committed_generations(folder: Location) -> None:
+    reader = open_reader(folder)
+    writer = open_writer(folder)
     try:
         vectors = _unit(1, 3)
         writer.put_file(_file("/src/a.pdf"), _chunks(3), vectors)
@@ -52,8 +57,8 @@ def test_readers_see_only_committed_generations(folder: Path) -> None:
         reader.close()
 
 
-def test_deleted_chunks_leave_the_vectors_and_ids_are_never_reused(folder: Path) -> None:
-    writer = IndexWriter(folder)
+def test_deleted_chunks_leave_the_vectors_and_ids_are_never_reused(folder: Location) -> None:
+    writer = open_writer(folder)
     try:
         writer.put_file(_file("/src/a.pdf"), _chunks(2), _unit(1, 2))
         writer.put_file(_file("/src/b.pdf"), _chunks(2), _unit(2, 2))
@@ -67,7 +72,7 @@ def test_deleted_chunks_leave_the_vectors_and_ids_are_never_reused(folder: Path)
         assert min(writer.chunk_ids() - first_ids) > max(first_ids)
     finally:
         writer.close()
-    reader = IndexReader(folder)
+    reader = open_reader(folder)
     try:
         paths = {row.path for row, _ in reader.search(_unit(2, 1)[0], 10)}
         assert paths == {"/src/a.pdf", "/src/c.pdf"}
@@ -75,26 +80,27 @@ def test_deleted_chunks_leave_the_vectors_and_ids_are_never_reused(folder: Path)
         reader.close()
 
 
-def test_uncommitted_work_is_discarded_on_close(folder: Path) -> None:
-    writer = IndexWriter(folder)
+def test_uncommitted_work_is_discarded_on_close(folder: Location) -> None:
+    writer = open_writer(folder)
     writer.put_file(_file("/src/a.pdf"), _chunks(2), _unit(1, 2))
     writer.close()
-    reader = IndexReader(folder)
+    reader = open_reader(folder)
     try:
         assert reader.stats()["chunks"] == 0 and reader.generation == 0
     finally:
         reader.close()
-    assert sorted(p.name for p in folder.glob("vectors-*")) == []
+    if isinstance(folder, Path):
+        assert sorted(p.name for p in folder.glob("vectors-*")) == []
 
 
-def test_one_writer_at_a_time(folder: Path) -> None:
-    first = IndexWriter(folder)
+def test_one_writer_at_a_time(folder: Location) -> None:
+    first = open_writer(folder)
     try:
         with pytest.raises(LockBusy):
-            IndexWriter(folder, wait=0.3)
+            open_writer(folder, wait=0.3)
     finally:
         first.close()
-    IndexWriter(folder).close()  # released with the first writer
+    open_writer(folder).close()  # released with the first writer
 
 
 def test_ivf_index_deletes_for_real_and_finds_stored_vectors(tmp_path: Path) -> None:

@@ -15,8 +15,9 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from kbcli import __version__
-from kbcli.cli import evaluating, indexing, managing, modelling, querying, repairing, serving
+from kbcli.cli import evaluating, indexing, managing, migrating, modelling, querying, repairing, serving
 from kbcli.cli.invocation import Invocation
+from kbcli.cli.options import store_option
 from kbcli.cli.output import Output
 from kbcli.errors import ExitCode, KbError, os_error_sentence
 from kbcli.settings import resolve
@@ -89,23 +90,24 @@ def _root(
     ctx.obj = Invocation(resolve(home=home, debug=debug), Output())
 
 
-app.command()(indexing.index)
-app.command()(indexing.refresh)
-app.command()(indexing.watch)
-app.command()(querying.query)
-app.command()(querying.shell)
-app.command("list")(managing.list_indexes)
-app.command()(managing.info)
-app.command()(managing.sources)
-app.command()(managing.remove)
-app.command()(repairing.check)
-app.command()(repairing.repair)
-app.command()(managing.export)
+app.command()(store_option(indexing.index))
+app.command()(store_option(indexing.refresh))
+app.command()(store_option(indexing.watch))
+app.command()(store_option(querying.query))
+app.command()(store_option(querying.shell))
+app.command("list")(store_option(managing.list_indexes))
+app.command()(store_option(managing.info))
+app.command()(store_option(managing.sources))
+app.command()(store_option(managing.remove))
+app.command()(store_option(repairing.check))
+app.command()(store_option(repairing.repair))
+app.command()(store_option(managing.export))
+app.command()(store_option(migrating.migrate))
 app.command()(modelling.models)
-app.command()(modelling.reembed)
-app.command("eval")(evaluating.eval_questions)
-app.command()(serving.mcp)
-app.command()(serving.serve)
+app.command()(store_option(modelling.reembed))
+app.command("eval")(store_option(evaluating.eval_questions))
+app.command()(store_option(serving.mcp))
+app.command()(store_option(serving.serve))
 
 
 def main() -> None:

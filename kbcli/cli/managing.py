@@ -15,12 +15,12 @@ from kbcli.shapes import info_json, list_json, source_json
 
 
 def list_indexes(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """List the indexes in the kbcli home."""
+    """List the indexes in the kbcli home (or, with --store / $KBCLI_STORE, in that database)."""
     run = current(ctx)
     kb = run.kb()
     summaries = kb.list()
     if as_json:
-        run.output.json(list_json(kb.home, summaries), pretty=True)
+        run.output.json(list_json(kb.home, summaries, kb.store_shown), pretty=True)
     else:
         render_list(run.output.out, summaries)
 

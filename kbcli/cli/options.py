@@ -10,11 +10,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
+import click
 import typer
 
+from kbcli.cli.invocation import current
 from kbcli.errors import UsageError
 from kbcli.readers import ReadOptions
-from kbcli.settings import ReadingSettings
+from kbcli.settings import ReadingSettings, with_overrides
 
 NameArg = Annotated[str, typer.Argument(help="Name of the index.", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
@@ -122,6 +124,31 @@ def reading_options(command: Callable[..., Any]) -> Callable[..., Any]:
     with_reading.__signature__ = signature.replace(parameters=[*kept, *_READING_PARAMETERS])  # type: ignore[attr-defined]
     with_reading.__annotations__ = {p.name: p.annotation for p in with_reading.__signature__.parameters.values()}  # type: ignore[attr-defined]
     return with_reading
+
+
+_STORE_PARAMETER = inspect.Parameter("store", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
+    Optional[str],
+    typer.Option("--store", metavar="URL", show_default=False,
+                 help="Keep the index in PostgreSQL (postgresql://user@host/db; pgvector) instead of the kbcli home (default: $KBCLI_STORE)."),
+])
+
+
+def store_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command `--store URL`: it replaces $KBCLI_STORE in the invocation's settings."""
+    signature = inspect.signature(command, eval_str=True)
+
+    @functools.wraps(command)
+    def with_store(*args: Any, **kwargs: Any) -> Any:
+        store = kwargs.pop("store")
+        if store:
+            ctx = kwargs.get("ctx") or next(a for a in args if isinstance(a, click.Context))
+            run = current(ctx)
+            run.settings = with_overrides(run.settings, paths={"store": store.strip()})
+        return command(*args, **kwargs)
+
+    with_store.__signature__ = signature.replace(parameters=[*signature.parameters.values(), _STORE_PARAMETER])  # type: ignore[attr-defined]
+    with_store.__annotations__ = {p.name: p.annotation for p in with_store.__signature__.parameters.values()}  # type: ignore[attr-defined]
+    return with_store
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)

@@ -121,7 +121,8 @@ def render_info(console: Console, info: IndexInfo) -> None:
         ("created", stats.created_at),
         ("updated", stats.updated_at),
         ("generation", stats.generation),
-        ("access", "owner only (folder 0700, files 0600)" if info.owner_only
+        ("access", "the PostgreSQL roles allowed into its schema" if isinstance(info.path, str)
+         else "owner only (folder 0700, files 0600)" if info.owner_only
          else "readable by other users: kbcli tightens it to owner-only on the next write (refresh)"),
     ]
     for s in info.sources:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from kbcli.settings import SearchSettings
 from kbcli.store import Snapshot
@@ -52,6 +52,6 @@ def with_context(nearest: list[tuple[int, float]], context: dict[int, float], we
     return sorted(nearest, key=lambda item: item[1] + weight * context.get(item[0], item[1]), reverse=True)
 
 
-def keyword_candidates(snap: Snapshot, match: str | None, pool: int, settings: SearchSettings) -> list[tuple[int, float]]:
-    """The `pool` best BM25 matches of an FTS5 expression (none without one: only stop words)."""
-    return snap.keyword_matches(match, pool, settings.field_weights) if match else []
+def keyword_candidates(snap: Snapshot, terms: Sequence[str], pool: int, settings: SearchSettings) -> list[tuple[int, float]]:
+    """The `pool` best BM25 matches of any of the query's words (none without words: only stop words)."""
+    return snap.keyword_matches(terms, pool, settings.field_weights) if terms else []

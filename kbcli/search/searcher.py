@@ -12,9 +12,9 @@ from kbcli.search.fusion import fuse
 from kbcli.search.grouping import page_hits
 from kbcli.search.rerank import Reranker
 from kbcli.search.results import QueryResult
-from kbcli.search.terms import cjk_share, fts_query
+from kbcli.search.terms import cjk_share, query_terms
 from kbcli.settings import MODES, SearchSettings
-from kbcli.store import IndexReader
+from kbcli.store.location import Reader
 from kbcli.thesaurus import Thesaurus, named_query
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ class Searcher:
     def __init__(
         self,
         name: str,
-        reader: IndexReader,
+        reader: Reader,
         embedder: "Embedder | None" = None,
         reranker: Reranker | None = None,
         thesaurus: Thesaurus | None = None,
@@ -52,10 +52,10 @@ class Searcher:
         pool = max(settings.candidates, wanted * 4)
         expanded, searched = expand(query, self.thesaurus, settings)  # both sides see the other names too
         embedded = self._embed(searched, settings)
-        match = fts_query(searched) if settings.mode != "vector" else None
+        terms = query_terms(searched) if settings.mode != "vector" else []
         with self.reader.snapshot() as snap:
             vector_side, context = vector_candidates(snap, embedded, pool, settings) if embedded is not None else ([], {})
-            keyword_side = keyword_candidates(snap, match, pool, settings)
+            keyword_side = keyword_candidates(snap, terms, pool, settings)
             fused = fuse(vector_side, keyword_side, settings, context)
             rows = snap.rows([cid for cid, _ in fused])
         named = named_query(query, self.thesaurus if settings.expand else None)  # 亚马逊 names AMAZON_...

@@ -8,28 +8,17 @@ again under the same name is a new database file (or manifest): its pool is reti
 
 from __future__ import annotations
 
-import os
 import threading
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from kbcli.errors import IndexNotFound, KbError
+from kbcli.errors import KbError
 from kbcli.session import open_searcher
-from kbcli.store import DATABASE, MANIFEST
+from kbcli.store.location import identity
 
 if TYPE_CHECKING:
     from kbcli.kb import KnowledgeBase
     from kbcli.search import Searcher
-
-
-def identity(folder: Path) -> tuple[int, int, int]:
-    """What changes when an index is rebuilt: the database file and the manifest."""
-    try:
-        database, manifest = os.stat(folder / DATABASE), os.stat(folder / MANIFEST)
-    except FileNotFoundError:
-        raise IndexNotFound(f"index {folder.name!r} is gone") from None
-    return database.st_ino, manifest.st_ino, manifest.st_mtime_ns
 
 
 class IndexUnreadable(KbError):

@@ -2,6 +2,8 @@
 
 `layout` (files, durable writes, the writer's lock), `manifest` (fixed settings), `schema` (SQLite
 tables and records), `reader` (snapshots that answer with data), `writer` (atomic commits).
+`location` is the seam to the other store, `pg` (PostgreSQL + pgvector): the same reader and
+writer methods, chosen by where an index lives (a folder or a `PgLocation`).
 """
 
 from kbcli.store.check import CheckReport, check_index

@@ -40,9 +40,12 @@ class Snapshot:
         """(chunk id, cosine) of the k nearest chunks."""
         return self._vectors.search(vector, k, nprobe)
 
-    def keyword_matches(self, match: str, k: int, weights: tuple[float, float, float]) -> list[tuple[int, float]]:
-        """(chunk id, BM25 score, higher is better) of the k best matches of an FTS5 expression;
-        `weights`: of the name+title, heading and body columns."""
+    def keyword_matches(self, terms: Sequence[str], k: int, weights: tuple[float, float, float]) -> list[tuple[int, float]]:
+        """(chunk id, BM25 score, higher is better) of the k best chunks holding any of the query
+        words `terms` (kbcli.keywords.query_terms); `weights`: of the name+title, heading and body columns."""
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        if not match:
+            return []
         sql = "SELECT rowid, -bm25(chunks_fts, ?, ?, ?) AS s FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY s DESC LIMIT ?"
         return [(int(r[0]), float(r[1])) for r in self._conn.execute(sql, (*weights, match, k))]
 
@@ -77,7 +80,7 @@ class Snapshot:
         spans: dict[int, list[tuple[int, int]]] = {}
         for file_id, seq, page in places.values():
             spans.setdefault(file_id, []).append((seq - reach(page), seq + reach(page)))
-        nearby = {file_id: self._chunks_in(file_id, _merged(ranges)) for file_id, ranges in spans.items()}
+        nearby = self._nearby({file_id: _merged(ranges) for file_id, ranges in spans.items()})
         return {
             chunk_id: tuple(
                 cid for cid, other, other_page in nearby.get(file_id, [])
@@ -99,6 +102,10 @@ class Snapshot:
         ids = [int(r[0]) for r in self._conn.execute(sql, (file_id, page))]
         rows = self.rows(ids)
         return [rows[i] for i in ids if i in rows]
+
+    def _nearby(self, spans: dict[int, list[tuple[int, int]]]) -> dict[int, list[tuple[int, int, "int | None"]]]:
+        """File id -> (id, seq, page) of its chunks within its seq spans, in order."""
+        return {file_id: self._chunks_in(file_id, ranges) for file_id, ranges in spans.items()}
 
     def _chunks_in(self, file_id: int, spans: list[tuple[int, int]]) -> list[tuple[int, int, int | None]]:
         """(id, seq, page) of one file's chunks within these seq spans (first, last), in order."""
