@@ -113,3 +113,10 @@ def test_a_word97_file_named_docx_is_sent_to_conversion_not_misread(tmp_path: Pa
         assert info.value.reason == UNSUPPORTED and "LibreOffice (soffice) is not installed" in info.value.detail
     else:
         assert info.value.reason != UNSUPPORTED  # LibreOffice tried (and failed on the empty stream)
+
+
+def test_extracted_text_is_normalised_and_loses_nul_characters() -> None:
+    from kbcli.readers import clean_text
+
+    # NUL comes from some PDFs' text layers (3 FinanceBench chunks); PostgreSQL text refuses it.
+    assert clean_text("Net\x00revenue \x00\x00 grew\n\n  ﬁne\u3000print ") == "Net revenue grew\nfine print"

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-_SPACES = re.compile(r"[ \t\u00a0\u3000]+")
+_SPACES = re.compile(r"[ \t\u00a0\u3000\x00]+")  # NUL too: PDF text layers carry it; PostgreSQL text refuses it
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
