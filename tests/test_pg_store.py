@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import SAMPLE_DOCS, Cli
+from conftest import SAMPLE_DOCS, TEST_MODEL, Cli
 from pg_server import PASSWORD, with_database
 
 from kbcli.kb import KnowledgeBase
@@ -60,6 +60,7 @@ def pg_sample(pg_server: str, tmp_path_factory: pytest.TempPathFactory, model_ca
     mp = pytest.MonkeyPatch()
     mp.setenv("KBCLI_HOME", str(tmp_path_factory.mktemp("pg-home")))
     mp.setenv("KBCLI_CACHE", str(model_cache))
+    mp.setenv("KBCLI_MODEL", TEST_MODEL)  # the model of the embedded `sample_index` it is compared with
     try:
         Cli()("index", SAMPLE_DOCS, "--name", "sample", "--store", url, "--json")
     finally:
