@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from http_server import wait_until_serving
 
 from tests.conftest import ROOT, SAMPLE_DOCS
 
@@ -37,16 +38,7 @@ def server(cli, tmp_path: Path):
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, process.stderr.read() if process.stderr else "exited"
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.3)
+        wait_until_serving(process, base)
         yield base, {"Authorization": "Bearer s3cret"}
     finally:
         process.terminate()

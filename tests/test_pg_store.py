@@ -10,11 +10,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
+from http_server import wait_until_serving
 
 from conftest import SAMPLE_DOCS, TEST_MODEL, Cli
 from pg_server import PASSWORD, with_database
@@ -247,16 +247,7 @@ def test_export_and_the_http_api_work_on_postgres(cli: Cli, pg_sample: str, tmp_
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, server.stderr.read() if server.stderr else "exited"
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.3)
+        wait_until_serving(server, base)
         found = httpx.post(f"{base}/v1/indexes/sample/search", json={"query": question, "top_k": 3}, timeout=60).json()
         assert [h["chunk_id"] for h in found["hits"]] == [h["chunk_id"] for h in expected["hits"]]
         best = expected["hits"][0]
