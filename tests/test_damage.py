@@ -8,7 +8,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import docx
 import pytest
@@ -209,21 +211,15 @@ def test_remove_takes_a_half_created_folder(cli: Cli, kbcli_home: Path) -> None:
 def test_a_full_disk_on_the_first_run_leaves_nothing_half_made(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    home = tmp_path / "tiny-home"
-    _mount_tmpfs(home, "1m")
-    try:
-        monkeypatch.setenv("KBCLI_HOME", str(home))
+    with _small_home(tmp_path / "tiny-home", "1m", monkeypatch) as home:
         (home / "indexes").mkdir(mode=0o700)
-        filler = home / "filler"
-        filler.write_bytes(b"\0" * (os.statvfs(home).f_bavail * os.statvfs(home).f_frsize - 8 * 1024))
+        filler = _fill(home, leave=8 * 1024)
         line = _one_line_error(cli("index", _text_files(tmp_path / "src"), "--name", "n", code=1))
         assert "no space left" in line, line
         assert cli.json("list", "--json")["indexes"] == []
         filler.unlink()
         cli("index", tmp_path / "src", "--name", "n", "--quiet")
         assert _top_hit(cli, "n")[0].endswith("engines.txt")
-    finally:
-        _unmount(home)
 
 
 def test_check_passes_a_healthy_index(cli: Cli, tmp_path: Path, kbcli_home: Path) -> None:
@@ -241,6 +237,25 @@ def _mount_tmpfs(target: Path, size: str) -> None:
 
 def _unmount(target: Path) -> None:
     subprocess.run(["umount", "-l", str(target)], capture_output=True)
+
+
+@contextmanager
+def _small_home(home: Path, size: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """KBCLI_HOME on a tmpfs of `size`: a disk that really fills up."""
+    _mount_tmpfs(home, size)
+    try:
+        monkeypatch.setenv("KBCLI_HOME", str(home))
+        yield home
+    finally:
+        _unmount(home)
+
+
+def _fill(home: Path, leave: int) -> Path:
+    """A file that takes all of the disk's free space but `leave` bytes."""
+    filler = home / "filler"
+    free = os.statvfs(home).f_bavail * os.statvfs(home).f_frsize
+    filler.write_bytes(b"\0" * max(free - leave, 0))
+    return filler
 
 
 def test_a_read_only_index_can_be_queried_and_says_why_it_cannot_be_written(
@@ -281,22 +296,15 @@ def _copy_without_wal_files(folder: Path, target: Path) -> None:
 def test_a_full_disk_is_said_in_one_line_and_the_last_commit_stays(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    home = tmp_path / "small-home"
-    _mount_tmpfs(home, "3m")
-    try:
-        monkeypatch.setenv("KBCLI_HOME", str(home))
+    with _small_home(tmp_path / "small-home", "3m", monkeypatch) as home:
         src = _text_files(tmp_path / "src")
         cli("index", src, "--name", "f", "--quiet")
         before = _top_hit(cli, "f")
         for i in range(4):
             (src / f"more_{i}.txt").write_text(f"Report {i} on the station's water supply and pumps. " * 120)
-        filler = home / "filler"
-        free = os.statvfs(home).f_bavail * os.statvfs(home).f_frsize
-        filler.write_bytes(b"\0" * max(free - 32 * 1024, 0))
+        filler = _fill(home, leave=32 * 1024)
         line = _one_line_error(cli("refresh", "f", "--quiet", code=1))
         assert "no space left" in line and "intact" in line, line
         filler.unlink()
         assert _top_hit(cli, "f") == before
         assert cli.json("check", "f", "--json")["healthy"] is True
-    finally:
-        _unmount(home)
