@@ -30,6 +30,23 @@ if TYPE_CHECKING:
 
 
 @dataclass
+class IndexOptions:
+    """What one `kbcli index` / `refresh` run is told (KnowledgeBase.index and refresh)."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    precision: str | None = None  # the older way to say minilm (fp32) or minilm-int8 (int8)
+    model: str | None = None  # the model spec of a new index (kbcli models); None: $KBCLI_MODEL, else the default
+    vector_index: str = "auto"
+    chunking: ChunkSettings = ChunkSettings()
+    wait: float = 0.0
+    prune_missing_sources: bool = False
+    follow_links: bool = False  # also follow file links that lead outside the sources
+    read: ReadOptions = field(default_factory=ReadOptions)  # passwords, OCR, limits: never stored
+
+
+
+@dataclass
 class Failure:
     file: str
     reason: str

@@ -3,41 +3,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from kbcli import __version__
-from kbcli.chunking import ChunkSettings
-from kbcli.discover import crawl, is_supported
 from kbcli.errors import DamagedIndex, IncompatibleIndex, IndexNotFound, NothingToIndex, UsageError
 from kbcli.facts import DAMAGED, INCOMPATIBLE, OK, FileStatus, IndexInfo, IndexStats, IndexSummary, SourceStatus
-from kbcli.indexer import Observer, SyncReport, Syncer
-from kbcli.readers import ReadOptions
 from kbcli.search import Searcher
 from kbcli.session import IndexSession, open_searcher
 from kbcli.settings import SearchSettings, Settings, check_index_name, defaults
-from kbcli.repair import RepairReport, repair
 from kbcli.store.layout import is_private
-from kbcli.store import MANIFEST, CheckReport, Manifest, check_index, damaged, has_database
+from kbcli.store import MANIFEST, CheckReport, Manifest, damaged, has_database
 from kbcli.store.location import Location, PgLocation, Reader, create, delete, open_reader, open_writer, pg_names, redact, is_pg_url
 
+# The write side (reading files, chunking, the indexer, repair) is imported by the methods that
+# write: a cold `kbcli query` does not load it.
 if TYPE_CHECKING:
+    from kbcli.indexer import IndexOptions, Observer, SyncReport
     from kbcli.models import Embedder
-
-
-@dataclass
-class IndexOptions:
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    precision: str | None = None  # the older way to say minilm (fp32) or minilm-int8 (int8)
-    model: str | None = None  # the model spec of a new index (kbcli models); None: $KBCLI_MODEL, else minilm
-    vector_index: str = "auto"
-    chunking: ChunkSettings = ChunkSettings()
-    wait: float = 0.0
-    prune_missing_sources: bool = False
-    follow_links: bool = False  # also follow file links that lead outside the sources
-    read: ReadOptions = field(default_factory=ReadOptions)  # passwords, OCR, limits: never stored
+    from kbcli.repair import RepairReport
 
 
 class KnowledgeBase:
@@ -116,6 +101,8 @@ class KnowledgeBase:
         self, name: str, paths: Sequence[Path], options: IndexOptions, observer: Observer | None = None
     ) -> SyncReport:
         """Create the index if needed, add `paths` as sources, and bring it up to date."""
+        from kbcli.discover import crawl
+
         roots = [_check_source(p) for p in paths]
         if not roots:
             raise UsageError("give at least one file or folder to index")
@@ -145,6 +132,8 @@ class KnowledgeBase:
         self, name: str, options: IndexOptions, observer: Observer | None, new_sources: list[Path],
         embedder: "Embedder | None" = None,
     ) -> SyncReport:
+        from kbcli.chunking import ChunkSettings
+        from kbcli.indexer import Syncer
         from kbcli.models import spec_of  # numpy and the model runtime: only to write
 
         writer = open_writer(self.require(name), wait=options.wait)
@@ -185,9 +174,13 @@ class KnowledgeBase:
         delete(self.locate(name))
 
     def check(self, name: str) -> CheckReport:
+        from kbcli.store.check import check_index
+
         return check_index(self._embedded(self.locate(name), "check"))
 
     def repair(self, name: str, wait: float = 0.0) -> RepairReport:
+        from kbcli.repair import repair
+
         return repair(self._embedded(self.locate(name), "repair"), lambda manifest: self._embedder_factory(manifest)(), wait=wait)
 
     def _embedded(self, location: Location, command: str) -> Path:
@@ -316,6 +309,8 @@ def _check_vector_index(kind: str) -> str:
 
 
 def _check_source(path: Path) -> Path:
+    from kbcli.discover import is_supported
+
     path = path.expanduser()
     if not path.exists():
         raise UsageError(f"{path}: no such file or folder")

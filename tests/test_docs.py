@@ -18,7 +18,9 @@ _TYPER_OWN = {"--help", "--install-completion", "--show-completion"}
 
 
 def _commands() -> dict[str, Any]:
-    return dict(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    group = typer.main.get_command(app)
+    ctx = typer.Context(group)
+    return {name: group.get_command(ctx, name) for name in group.list_commands(ctx)}  # type: ignore[attr-defined]
 
 
 def _options(command: Any) -> list[str]:

@@ -2,20 +2,25 @@
 
 The root callback resolves the settings once (command line, environment, `.env`) and sets up the
 one `Output`; each command module takes them from there (`kbcli.cli.invocation.current`).
+A command's module is imported when that command runs or shows its help (`COMMANDS`), so that
+`kbcli query` does not load the indexing, serving and evaluation code: a cold query is the
+command people wait for.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
+import click
 import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from kbcli import __version__
-from kbcli.cli import evaluating, indexing, managing, migrating, modelling, querying, repairing, serving
 from kbcli.cli.invocation import Invocation
 from kbcli.cli.options import store_option
 from kbcli.cli.output import Output
@@ -23,8 +28,48 @@ from kbcli.errors import ExitCode, KbError, os_error_sentence
 from kbcli.settings import resolve
 
 
+# Command name -> (module in kbcli.cli, function, takes --store), in the order `--help` lists them.
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "index": ("indexing", "index", True),
+    "refresh": ("indexing", "refresh", True),
+    "watch": ("indexing", "watch", True),
+    "query": ("querying", "query", True),
+    "shell": ("querying", "shell", True),
+    "list": ("managing", "list_indexes", True),
+    "info": ("managing", "info", True),
+    "sources": ("managing", "sources", True),
+    "remove": ("managing", "remove", True),
+    "check": ("repairing", "check", True),
+    "repair": ("repairing", "repair", True),
+    "export": ("managing", "export", True),
+    "migrate": ("migrating", "migrate", True),
+    "models": ("modelling", "models", False),
+    "reembed": ("modelling", "reembed", True),
+    "eval": ("evaluating", "eval_questions", True),
+    "mcp": ("serving", "mcp", True),
+    "serve": ("serving", "serve", True),
+}
+
+
+@cache
+def _command(name: str) -> click.Command:
+    """The click command `name`, its module imported now."""
+    module, function, takes_store = COMMANDS[name]
+    callback = getattr(importlib.import_module(f"kbcli.cli.{module}"), function)
+    single = typer.Typer(rich_markup_mode="rich", pretty_exceptions_enable=False)
+    single.command(name)(store_option(callback) if takes_store else callback)
+    return typer.main.get_command(single)
+
+
 class _Group(TyperGroup):
-    """The one place where domain errors become a one-line message and an exit code."""
+    """Commands loaded on demand; the one place where domain errors become a one-line message and
+    an exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:  # type: ignore[override]
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # type: ignore[override]
+        return _command(cmd_name) if cmd_name in COMMANDS else None
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
@@ -88,26 +133,6 @@ def _root(
 ) -> None:
     os.umask(0o077)  # indexes, caches, history and logs hold private text: owner-only files
     ctx.obj = Invocation(resolve(home=home, debug=debug), Output())
-
-
-app.command()(store_option(indexing.index))
-app.command()(store_option(indexing.refresh))
-app.command()(store_option(indexing.watch))
-app.command()(store_option(querying.query))
-app.command()(store_option(querying.shell))
-app.command("list")(store_option(managing.list_indexes))
-app.command()(store_option(managing.info))
-app.command()(store_option(managing.sources))
-app.command()(store_option(managing.remove))
-app.command()(store_option(repairing.check))
-app.command()(store_option(repairing.repair))
-app.command()(store_option(managing.export))
-app.command()(store_option(migrating.migrate))
-app.command()(modelling.models)
-app.command()(store_option(modelling.reembed))
-app.command("eval")(store_option(evaluating.eval_questions))
-app.command()(store_option(serving.mcp))
-app.command()(store_option(serving.serve))
 
 
 def main() -> None:

@@ -12,8 +12,7 @@ from kbcli.cli.options import FollowLinksOpt, JsonOpt, LogFileOpt, NameArg, Quie
 from kbcli.cli.progress import LogLines, RichProgress, TeeLines
 from kbcli.cli.views import render_sync, watch_line
 from kbcli.errors import ExitCode, KbError
-from kbcli.indexer import SyncReport
-from kbcli.kb import IndexOptions
+from kbcli.indexer import IndexOptions, SyncReport
 from kbcli.shapes import sync_json
 from kbcli.watch import watch as watch_sources
 

@@ -3,16 +3,18 @@ sources, eval scores, and watch's one line per refresh. JSON shapes live in kbcl
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from kbcli.evaluate import EvalReport, Question
-from kbcli.indexer import Failure, Partial, SyncReport
 from kbcli.facts import INCOMPATIBLE, OK, FileStatus, IndexInfo, IndexSummary, SourceStatus
 from kbcli.readers import display_name
+
+if TYPE_CHECKING:  # the views of the write side and of eval: types only, not loaded by `query`
+    from kbcli.evaluate import EvalReport, Question
+    from kbcli.indexer import Failure, Partial, SyncReport
 
 
 def render_sync(console: Console, name: str, report: SyncReport) -> None:
@@ -53,15 +55,19 @@ def watch_line(name: str, report: SyncReport) -> str:
 
 
 def render_failures(console: Console, failures: Iterable[Failure]) -> None:
-    failures = list(failures)
+    _failure_table(console, [(f.file, f.reason, f.detail) for f in failures])
+
+
+def _failure_table(console: Console, failures: list[tuple[str, str, str | None]]) -> None:
+    """(file, reason, detail) rows."""
     if not failures:
         return
     table = Table(title="files not indexed", title_justify="left", title_style="bold red")
     table.add_column("file", overflow="fold")
     table.add_column("reason", style="red")
     table.add_column("detail", overflow="fold")
-    for f in failures:  # Text(): a file name is never read as markup
-        table.add_row(Text(display_name(f.file)), Text(f.reason), Text(display_name(f.detail or "")))
+    for file, reason, detail in failures:  # Text(): a file name is never read as markup
+        table.add_row(Text(display_name(file)), Text(reason), Text(display_name(detail or "")))
     console.print(table)
 
 
@@ -133,7 +139,7 @@ def render_info(console: Console, info: IndexInfo) -> None:
 
 
 def render_file_failures(console: Console, failed: list[FileStatus]) -> None:
-    render_failures(console, [Failure(f.path, f.reason or "", f.detail or "") for f in failed])
+    _failure_table(console, [(f.path, f.reason or "", f.detail) for f in failed])
 
 
 def render_files(console: Console, files: list[FileStatus]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -51,8 +52,7 @@ class Searcher:
         wanted = max(top_k, settings.rerank_candidates) if self.reranker is not None else top_k
         pool = max(settings.candidates, wanted * 4)
         expanded, searched = expand(query, self.thesaurus, settings)  # both sides see the other names too
-        embedded = self._embed(searched, settings)
-        terms = query_terms(searched) if settings.mode != "vector" else []
+        embedded, terms = self._embed_and_split(searched, settings)
         with self.reader.snapshot() as snap:
             vector_side, context = vector_candidates(snap, embedded, pool, settings) if embedded is not None else ([], {})
             keyword_side = keyword_candidates(snap, terms, pool, settings)
@@ -63,6 +63,17 @@ class Searcher:
         if self.reranker is not None:
             hits = self.reranker.rerank(query, hits)[:top_k]
         return QueryResult(self.name, query, settings.mode, hits, round(time.perf_counter() - started, 4), expanded)
+
+    def _embed_and_split(self, searched: str, settings: SearchSettings) -> tuple["np.ndarray | None", list[str]]:
+        """The question's vector and its keyword terms. The model runs in a thread meanwhile (its
+        native code releases the GIL): a process's first query pays for the model's first run
+        and, in Chinese, for loading the word dictionary, and these overlap (0.1-0.2 s of a cold query)."""
+        if settings.mode != "hybrid":
+            return self._embed(searched, settings), query_terms(searched) if settings.mode == "keyword" else []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kbcli-embed") as pool:
+            vector = pool.submit(self._embed, searched, settings)
+            terms = query_terms(searched)
+            return vector.result(), terms
 
     def _embed(self, searched: str, settings: SearchSettings) -> "np.ndarray | None":
         if settings.mode == "keyword":
