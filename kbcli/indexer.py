@@ -45,7 +45,6 @@ class IndexOptions:
     read: ReadOptions = field(default_factory=ReadOptions)  # passwords, OCR, limits: never stored
 
 
-
 @dataclass
 class Failure:
     file: str

@@ -14,7 +14,7 @@ from kbcli.search import Searcher
 from kbcli.session import IndexSession, open_searcher
 from kbcli.settings import SearchSettings, Settings, check_index_name, defaults
 from kbcli.store.layout import is_private
-from kbcli.store import MANIFEST, CheckReport, Manifest, damaged, has_database
+from kbcli.store import MANIFEST, CheckReport, Manifest, check_index, damaged, has_database
 from kbcli.store.location import Location, PgLocation, Reader, create, delete, open_reader, open_writer, pg_names, redact, is_pg_url
 
 # The write side (reading files, chunking, the indexer, repair) is imported by the methods that
@@ -174,8 +174,6 @@ class KnowledgeBase:
         delete(self.locate(name))
 
     def check(self, name: str) -> CheckReport:
-        from kbcli.store.check import check_index
-
         return check_index(self._embedded(self.locate(name), "check"))
 
     def repair(self, name: str, wait: float = 0.0) -> RepairReport:
