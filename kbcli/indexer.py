@@ -81,6 +81,7 @@ class SyncReport:
     missing_sources: list[str] = field(default_factory=list)
     seconds: float = 0.0
     chunks_total: int | None = None  # chunks in the index after the run (set by KnowledgeBase)
+    model_choice: str | None = None  # how `auto` chose a new index's model (set by KnowledgeBase)
 
 
 class Observer:

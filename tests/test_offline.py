@@ -37,7 +37,7 @@ def test_help_does_not_import_heavy_modules() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", [None, "minilm"], ids=["default-model", "minilm"])
+@pytest.mark.parametrize("model", [None, "e5-small"], ids=["default-model", "e5-small"])  # auto: minilm here
 def test_index_and_query_work_with_networking_disabled(tmp_path: Path, kbcli_home: Path, model: str | None) -> None:
     """Run the real CLI in a network namespace with no interfaces (or, failing that, with a
     socket guard that records and refuses every connection)."""

@@ -47,7 +47,7 @@ def index(
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", metavar="GLOB", help="Skip files matching GLOB (repeatable).")] = None,
     model: Annotated[
         Optional[str],
-        typer.Option("--model", metavar="SPEC", help="Embedding model of a new index: minilm (default), minilm-int8, e5-small (multilingual), local:DIR, openai:MODEL@URL, ollama:MODEL[@URL]; default $KBCLI_MODEL. See kbcli models."),
+        typer.Option("--model", metavar="SPEC", help="Embedding model of a new index: auto (the default: minilm for English documents, e5-small for Chinese ones), minilm, minilm-int8, e5-small (multilingual), local:DIR, openai:MODEL@URL, ollama:MODEL[@URL]; default $KBCLI_MODEL, else auto. See kbcli models."),
     ] = None,
     precision: Annotated[
         Optional[str], typer.Option("--precision", help="Older spelling: fp32 = --model minilm, int8 = --model minilm-int8.")

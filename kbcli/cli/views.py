@@ -38,6 +38,8 @@ def render_sync(console: Console, name: str, report: SyncReport) -> None:
     for label, value in rows:
         table.add_row(label, str(value))
     console.print(table)
+    if report.model_choice:
+        console.print(Text(report.model_choice + " (--model names another; kbcli models)"))
     render_failures(console, report.failed)
     render_partial(console, report.partial)
     for source in report.missing_sources:

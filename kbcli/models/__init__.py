@@ -15,13 +15,13 @@ from kbcli.errors import KbError, ModelMismatch
 from kbcli.models.base import Embedder
 from kbcli.models.catalogue import CATALOGUE
 from kbcli.models.parse import parse_spec
-from kbcli.models.spec import BUILTIN, DEFAULT_SPEC, PRECISIONS, ModelSpec, choose_spec
+from kbcli.models.spec import AUTO, BUILTIN, DEFAULT_SPEC, PRECISIONS, ModelSpec, choose_spec
 
 if TYPE_CHECKING:
     from kbcli.store import Manifest
 
 __all__ = [
-    "BUILTIN", "CATALOGUE", "DEFAULT_SPEC", "Embedder", "ModelSpec", "choose_spec", "load_for_index",
+    "AUTO", "BUILTIN", "CATALOGUE", "DEFAULT_SPEC", "Embedder", "ModelSpec", "choose_spec", "load_for_index",
     "load_model", "model_record", "parse_spec", "spec_of", "import_onnxruntime",
 ]
 

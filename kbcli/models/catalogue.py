@@ -17,7 +17,7 @@ from __future__ import annotations
 from importlib.util import find_spec
 from typing import Any
 
-from kbcli.models.spec import DEFAULT_SPEC
+from kbcli.models.choice import DEFAULT_FOR
 
 MEASURED = "200 real chunks (FinanceBench + CMRC2018), one run, 2 cores at load average 5-7: compare ratios"
 
@@ -47,10 +47,11 @@ ROUTES: list[dict[str, str]] = [
 
 
 def catalogue() -> list[dict[str, Any]]:
-    """The built-in models, each marked default or not and installed or not (minilm's packages
-    are the optional extra kbcli[minilm]); `needs` is the module that must be importable."""
+    """The built-in models, each marked installed or not (minilm's packages are the optional
+    extra kbcli[minilm]) and, for the two that `auto` chooses from, for which documents it is the
+    default; `needs` is the module that must be importable."""
     return [
-        {**{k: v for k, v in m.items() if k != "needs"}, "default": m["spec"] == DEFAULT_SPEC,
-         "installed": find_spec(m["needs"]) is not None}
+        {**{k: v for k, v in m.items() if k != "needs"}, "default": m["spec"] in DEFAULT_FOR,
+         "default_for": DEFAULT_FOR.get(m["spec"]), "installed": find_spec(m["needs"]) is not None}
         for m in CATALOGUE
     ]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from kbcli.errors import UsageError
 from kbcli.models.local import folder_spec
-from kbcli.models.spec import BUILTIN, ModelSpec, server_spec, spec_options, with_options
+from kbcli.models.spec import AUTO, BUILTIN, ModelSpec, server_spec, spec_options, with_options
 
 
 def parse_spec(text: str) -> ModelSpec:
@@ -16,6 +16,8 @@ def parse_spec(text: str) -> ModelSpec:
     kind, sep, target = head.partition(":")
     if not sep and head in BUILTIN:
         spec = BUILTIN[head]
+    elif head == AUTO:
+        raise UsageError(f"model {AUTO!r} chooses a new index's model from its documents; here name one (see kbcli models)")
     elif kind == "local" and target:
         spec = folder_spec(Path(target).expanduser())
     elif kind in ("openai", "ollama") and target:

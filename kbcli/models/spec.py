@@ -1,5 +1,6 @@
 """Model spec strings: what `--model` / `KBCLI_MODEL` name, parsed without loading anything.
 
+    auto                                     the default: minilm or e5-small, from the documents' language
     minilm | minilm-int8 | e5-small          built in, offline
     local:DIR                                a sentence-transformers / Hugging Face folder
     openai:MODEL@URL                         any OpenAI-compatible /v1/embeddings server (opt-in)
@@ -14,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from kbcli.errors import UsageError
 
-DEFAULT_SPEC = "e5-small"  # chosen by measurement on the four dev sets (README, Models)
+AUTO = "auto"  # a new index's model chosen from its documents' language (kbcli.models.choice)
+DEFAULT_SPEC = AUTO  # chosen by measurement on the four dev sets (README, Models)
 SERVER_TOKEN_LIMIT = 512  # assumed for servers unless `tokens=N` says otherwise
 _OPTIONS = ("multilingual", "tokens", "query", "passage")
 _YES, _NO = ("yes", "true", "1", "on"), ("no", "false", "0", "off")
