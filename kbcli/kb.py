@@ -123,6 +123,8 @@ class KnowledgeBase:
                 choice = _auto_model(roots, options, links)
                 wanted = choice.spec
             manifest, embedder = _new_manifest(name, options, wanted, self.cache)
+            if choice is not None:
+                manifest.model_choice = choice.reason
             create(location, manifest)
         elif options.model is not None or options.precision is not None:  # $KBCLI_MODEL is for new indexes only
             _check_same_model(self._manifest(location), options.model, options.precision)

@@ -203,6 +203,8 @@ def test_auto_takes_minilm_for_english_documents(cli: Cli, kbcli_home: Path, def
     assert _manifest(kbcli_home, "en")[1]["spec"] == "minilm"
     assert report["model_choice"].startswith("model minilm chosen automatically: 0 of 6 sampled files"), report
     assert cli.json("index", SAMPLE_DOCS, "--name", "en", "--json")["model_choice"] is None  # chosen once
+    assert cli.json("info", "en", "--json")["manifest"]["model_choice"] == report["model_choice"]
+    assert "automatically: 0 of 6" in cli("info", "en").stdout
     assert "model minilm chosen automatically" in cli("index", ESPRESSO, "--name", "en2").stdout
 
 

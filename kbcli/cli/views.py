@@ -121,6 +121,7 @@ def render_info(console: Console, info: IndexInfo) -> None:
     rows: list[tuple[str, Any]] = [
         ("path", info.path),
         ("model", (f"{m.spec}: " if m.spec else "") + f"{m.model} ({m.precision}, {m.dimension} dims, {m.token_limit} tokens)"),
+        *([("model chosen", m.model_choice.removeprefix(f"model {m.spec} chosen "))] if m.model_choice else []),
         ("chunking", ", ".join(f"{k}={v}" for k, v in m.chunking.items())),
         ("files", f"{stats.files_ok} indexed, {stats.files_failed} failed"),
         ("pages", stats.pages),

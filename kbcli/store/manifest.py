@@ -30,6 +30,7 @@ class Manifest:
     model_version: str = ""  # a built-in model's package and export: unchanged means no probe re-check
     prefixes: dict[str, str] = field(default_factory=dict)  # query / passage prefixes
     probe: list[list[float]] = field(default_factory=list)  # leading components of the probe sentences' vectors
+    model_choice: str = ""  # how `auto` chose the model ("": it was named)
 
     @property
     def fingerprint(self) -> str:
