@@ -313,11 +313,11 @@ def _auto_model(roots: list[Path], options: IndexOptions, links: tuple[Path, ...
 
 
 def _check_same_model(manifest: Manifest, model: str | None, precision: str | None) -> None:
-    from kbcli.models import AUTO, choose_spec, parse_spec, spec_of
+    from kbcli.models import choose_spec, parse_spec, spec_of
 
-    recorded, wanted = spec_of(manifest).spec, choose_spec(model, precision)
-    if wanted.strip() == AUTO:  # the default: an index keeps the model it was given
+    if _is_auto(model, precision):  # the default: an index keeps the model it was given
         return
+    recorded, wanted = spec_of(manifest).spec, choose_spec(model, precision)
     if parse_spec(wanted).spec != recorded:
         raise UsageError(
             f"index {manifest.name!r} embeds with {recorded!r}; --model and --precision choose a new index's model "

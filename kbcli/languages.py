@@ -11,7 +11,7 @@ from kbcli.discover import crawl
 from kbcli.isolation import IsolatedReader
 from kbcli.keywords import cjk_share
 from kbcli.models.choice import SAMPLE_CHARS, spread
-from kbcli.readers import FileFailure, ReadOptions
+from kbcli.readers import FileFailure, ReadOptions, Section
 
 SAMPLE_TIMEOUT = 60.0  # seconds per sampled file: a slow one is left out, not waited for
 
@@ -37,9 +37,10 @@ def sample_cjk_shares(
     return shares
 
 
-def _opening(sections) -> str:
+def _opening(sections: Sequence[Section]) -> str:
     """The first SAMPLE_CHARS characters of a document's text."""
-    parts, size = [], 0
+    parts: list[str] = []
+    size = 0
     for section in sections:
         parts.append(section.text)
         size += len(section.text)
