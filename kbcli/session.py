@@ -40,7 +40,7 @@ def open_searcher(
     """A Searcher over the index at `location`: its model (the one of `reuse` when it fits), the
     reranker and thesaurus the search settings name. `spin=False`: ONNX threads sleep between
     queries (see Embedder)."""
-    from kbcli.models import load_for_index, spec_of
+    from kbcli.models import OnDemand, spec_of
 
     reader = open_reader(location, ef_search=settings.search.ef_search)
     try:
@@ -48,7 +48,7 @@ def open_searcher(
         search = settings.search
         embedder = reuse.embedder if reuse is not None and reuse.embedder is not None and reuse.embedder.spec.spec == spec.spec else None
         if embedder is None and load_model:
-            embedder = load_for_index(reader.manifest, settings.paths.cache, spin=spin)
+            embedder = OnDemand(reader.manifest, settings.paths.cache, spin=spin)
         reranker = reuse.reranker if reuse is not None else None
         if reranker is None and search.rerank_model is not None:
             reranker = Reranker(search.rerank_model)

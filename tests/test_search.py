@@ -218,3 +218,21 @@ def test_a_searcher_uses_its_own_settings_not_the_environment(sample_index_home:
         assert searcher.search("capex", 3, replace(own, expand=False)).expanded == []  # a query's own settings win
     finally:
         searcher.close()
+
+
+def test_a_chinese_question_to_an_english_only_model_never_loads_it(sample_index_home: Path) -> None:
+    """Its vector side is off (keywords alone gave the same recall on the three Chinese dev sets),
+    so the model is not loaded: a cold Chinese query saves its 0.3 s. An English question loads it."""
+    from kbcli.kb import KnowledgeBase
+
+    searcher = KnowledgeBase(sample_index_home).searcher("sample")  # minilm (TEST_MODEL), English-only
+    try:
+        assert not searcher.embedder.spec.multilingual
+        result = searcher.search("2023年净收入是多少？", 3)  # the Northwind report's Chinese summary has these words
+        assert result.mode == "hybrid" and result.hits and all(h.explain.vector_rank is None for h in result.hits)
+        assert searcher.embedder._model is None  # OnDemand: never loaded
+        unmatched = searcher.search("咖啡机怎么除垢？", 3)  # no word of it in the documents: the vectors, rather than nothing
+        assert unmatched.hits and all(h.explain.vector_rank for h in unmatched.hits)
+        assert searcher.embedder._model is not None
+    finally:
+        searcher.close()

@@ -8,8 +8,9 @@ model that gives other vectors than it gave when the index was built.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from kbcli.errors import KbError, ModelMismatch
 from kbcli.models.base import Embedder
@@ -18,11 +19,14 @@ from kbcli.models.parse import parse_spec
 from kbcli.models.spec import AUTO, BUILTIN, DEFAULT_SPEC, PRECISIONS, ModelSpec, choose_spec
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from kbcli.chunking import TokenCounter
     from kbcli.store import Manifest
 
 __all__ = [
     "AUTO", "BUILTIN", "CATALOGUE", "DEFAULT_SPEC", "Embedder", "ModelSpec", "choose_spec", "load_for_index",
-    "load_model", "model_record", "parse_spec", "spec_of", "import_onnxruntime",
+    "OnDemand", "load_model", "model_record", "parse_spec", "spec_of", "import_onnxruntime",
 ]
 
 # Probes: English prose, Chinese, codes and figures. Their first PROBE_DIMS components are recorded.
@@ -103,6 +107,43 @@ def load_for_index(manifest: "Manifest", cache: Path, *, spin: bool = True) -> E
         if worst > PROBE_TOLERANCE or len(now) != len(manifest.probe):
             raise ModelMismatch(_changed(manifest, f"it now embeds the probe sentences differently (by up to {worst:.3f})"))
     return embedder
+
+
+class OnDemand(Embedder):
+    """The index's model, loaded and checked (load_for_index) when a question first needs its
+    vectors: a Chinese question to an English-only model is answered by keywords alone, and its
+    process never pays the model's 0.3 s. The spec is known at once."""
+
+    def __init__(self, manifest: "Manifest", cache: Path, *, spin: bool = True) -> None:
+        self.spec = spec_of(manifest)
+        self._load = lambda: load_for_index(manifest, cache, spin=spin)
+        self._model: Embedder | None = None
+        self._lock = threading.Lock()  # the shell and the servers search from several threads
+
+    @property
+    def model(self) -> Embedder:
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model
+
+    @property
+    def tokenizer(self) -> "TokenCounter":  # type: ignore[override]
+        return self.model.tokenizer
+
+    @property
+    def version(self) -> str:  # type: ignore[override]
+        return self.model.version
+
+    @property
+    def dimension(self) -> int:
+        return self.model.dimension
+
+    def embed(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> "np.ndarray":
+        return self.model.embed(texts, on_batch)
+
+    def embed_query(self, text: str) -> "np.ndarray":
+        return self.model.embed_query(text)
 
 
 def _changed(manifest: "Manifest", what: str) -> str:

@@ -46,7 +46,8 @@ class Searcher:
 
     def search(self, query: str, top_k: int = 5, settings: SearchSettings | None = None) -> QueryResult:
         """The top_k hits for `query`; `settings`: this query's (None: the searcher's own)."""
-        settings = self._adapt(settings or self.settings, query)
+        asked = settings or self.settings
+        settings = self._adapt(asked, query)
         started = time.perf_counter()
         # With a reranker, more hits than shown are rescored and the best top_k kept.
         wanted = max(top_k, settings.rerank_candidates) if self.reranker is not None else top_k
@@ -56,6 +57,11 @@ class Searcher:
         with self.reader.snapshot() as snap:
             vector_side, context = vector_candidates(snap, embedded, pool, settings) if embedded is not None else ([], {})
             keyword_side = keyword_candidates(snap, terms, pool, settings)
+            if not keyword_side and embedded is None and settings.mode == "hybrid" and asked.vector_weight:
+                # No word matched and the vector side was off (an English-only model, a CJK
+                # question): its nearest chunks still beat an empty answer.
+                settings = asked
+                vector_side, context = vector_candidates(snap, self._embed(searched, asked), pool, asked)
             fused = fuse(vector_side, keyword_side, settings, context)
             rows = snap.rows([cid for cid, _ in fused])
         named = named_query(query, self.thesaurus if settings.expand else None)  # 亚马逊 names AMAZON_...
@@ -76,8 +82,8 @@ class Searcher:
             return vector.result(), terms
 
     def _embed(self, searched: str, settings: SearchSettings) -> "np.ndarray | None":
-        if settings.mode == "keyword":
-            return None
+        if settings.mode == "keyword" or (settings.mode == "hybrid" and not settings.vector_weight):
+            return None  # no vector side: the model is not needed (nor loaded: models.OnDemand)
         assert self.embedder is not None, "vector search needs the embedding model"
         return self.embedder.embed_query(searched)
 
