@@ -4,12 +4,16 @@ Every change since the last commit sits in one transaction; `commit()` records t
 generation and the keyword statistics in the registry and commits. A writer killed at any
 moment loses its connection, so the server rolls the transaction back and drops the lock:
 readers keep the last commit. Chunk ids come from a sequence, so they are never reused.
+
+Chunks and their postings go in by binary COPY, ids taken from the sequence first (a COPY
+cannot hand them back).
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Sequence
+from collections import Counter
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from kbcli.errors import DamagedIndex, IndexExists
 from kbcli.store.layout import now_iso
@@ -17,11 +21,19 @@ from kbcli.store.manifest import Manifest
 from kbcli.store.pg.connection import PgLocation, acquire_lock, connect, release_lock
 from kbcli.store.pg.reader import files_of, load_manifest, not_found, sources_of
 from kbcli.store.pg.schema import create_tables, migrate, registry_row, schema_of
-from kbcli.store.pg.words import WEIGHTS, tokens, tsvector_literal
+from kbcli.store.pg.words import tokens
 from kbcli.store.schema import FileRecord, Source
 
 if TYPE_CHECKING:
     import numpy as np
+
+_CHUNK_COPY = (
+    ("id", "bigint"), ("file_id", "bigint"), ("seq", "integer"), ("page", "integer"), ("page_label", "text"),
+    ("heading", "text"), ("text", "text"), ("ocr", "boolean"), ("section_seq", "integer"), ("section_start", "integer"),
+    ("embedding", "vector"), ("name_tokens", "integer"), ("text_tokens", "integer"),
+)
+_POSTING_COPY = (("lexeme", "text"), ("chunk_id", "bigint"), ("name_tf", "integer"), ("heading_tf", "integer"),
+                 ("body_tf", "integer"), ("len", "integer"))
 
 
 class PgWriter:
@@ -80,6 +92,7 @@ class PgWriter:
         return int(row[0]) if row else None
 
     def _drop_chunks(self, file_id: int) -> int:
+        self._run("DELETE FROM {s}.postings WHERE chunk_id IN (SELECT id FROM {s}.chunks WHERE file_id = %s)", (file_id,))
         return int(self._run("DELETE FROM {s}.chunks WHERE file_id = %s", (file_id,)).rowcount)
 
     def _upsert_file(self, values: dict[str, Any]) -> int:
@@ -97,17 +110,24 @@ class PgWriter:
         file_id = self._upsert_file(
             {**file, "chunks": len(chunks), "status": "ok", "reason": None, "detail": file.get("detail")}
         )
-        rows = [_chunk_values(file_id, chunk, vector) for chunk, vector in zip(chunks, vectors)]
-        if rows:
-            with self._conn.cursor() as cur:
-                cur.executemany(
-                    f"INSERT INTO {self._schema}.chunks(file_id, seq, page, page_label, heading, text, ocr,"
-                    " section_seq, section_start, embedding, name_words, text_words, name_tokens, text_tokens)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::tsvector, %s::tsvector, %s, %s)",
-                    rows,
-                )
+        if chunks:
+            self._copy_chunks(file_id, chunks, vectors)
         self.dirty = True
-        return removed, len(rows)
+        return removed, len(chunks)
+
+    def _copy_chunks(self, file_id: int, chunks: Sequence[dict[str, Any]], vectors: "np.ndarray") -> None:
+        ids = sorted(int(r[0]) for r in self._run(
+            "SELECT nextval('{s}.chunks_id_seq') FROM generate_series(1, %s)", (len(chunks),)))
+        rows = [_chunk_values(i, file_id, chunk, vector) for i, chunk, vector in zip(ids, chunks, vectors)]
+        self._copy("chunks", _CHUNK_COPY, (row for row, _ in rows))
+        self._copy("postings", _POSTING_COPY, (posting for _, postings in rows for posting in postings))
+
+    def _copy(self, table: str, columns: tuple[tuple[str, str], ...], rows: "Iterator[tuple[Any, ...]]") -> None:
+        names = ", ".join(name for name, _ in columns)
+        with self._conn.cursor() as cur, cur.copy(f"COPY {self._schema}.{table}({names}) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.set_types([kind for _, kind in columns])
+            for row in rows:
+                copy.write_row(row)
 
     def put_failure(self, file: dict[str, Any], reason: str, detail: str) -> int:
         """Record that file['path'] could not be indexed; its old chunks no longer describe it."""
@@ -132,12 +152,27 @@ class PgWriter:
         sets = ", ".join(f"{c} = %s" for c in values)
         row = self._run(f"UPDATE {{s}}.files SET {sets} WHERE path = %s RETURNING id", [*values.values(), old_path]).fetchone()
         if row is not None:
-            words = tokens(name_words)
-            self._run(
-                "UPDATE {s}.chunks SET name_words = %s::tsvector, name_tokens = %s WHERE file_id = %s",
-                (tsvector_literal([(words, WEIGHTS[0])]), len(words), int(row[0])),
-            )
+            self._rename_words(int(row[0]), tokens(name_words))
         self.dirty = True
+
+    def _rename_words(self, file_id: int, words: list[str]) -> None:
+        """The name field of the file's chunks becomes `words`: their postings' name counts and
+        lengths change, postings of words no longer anywhere in a chunk go."""
+        counts = Counter(words)
+        of_file = "chunk_id IN (SELECT id FROM {s}.chunks WHERE file_id = %s)"
+        self._run("UPDATE {s}.chunks SET name_tokens = %s WHERE file_id = %s", (len(words), file_id))
+        self._run(f"UPDATE {{s}}.postings SET name_tf = 0 WHERE name_tf > 0 AND {of_file}", (file_id,))
+        self._run(
+            "INSERT INTO {s}.postings(lexeme, chunk_id, name_tf, heading_tf, body_tf, len)"
+            " SELECT w.lexeme, c.id, w.tf, 0, 0, 0 FROM {s}.chunks c, unnest(%s::text[], %s::int[]) AS w(lexeme, tf)"
+            " WHERE c.file_id = %s ON CONFLICT (lexeme, chunk_id) DO UPDATE SET name_tf = excluded.name_tf",
+            (list(counts), list(counts.values()), file_id),
+        )
+        self._run(f"DELETE FROM {{s}}.postings WHERE name_tf = 0 AND heading_tf = 0 AND body_tf = 0 AND {of_file}", (file_id,))
+        self._run(
+            "UPDATE {s}.postings p SET len = c.name_tokens + c.text_tokens FROM {s}.chunks c WHERE c.file_id = %s AND p.chunk_id = c.id",
+            (file_id,),
+        )
 
     def touch_file(self, path: str, size: int, mtime_ns: int) -> None:
         self._run("UPDATE {s}.files SET size = %s, mtime_ns = %s WHERE path = %s", (size, mtime_ns, path))
@@ -175,15 +210,20 @@ class PgWriter:
             self._conn.close()
 
 
-def _chunk_values(file_id: int, chunk: dict[str, Any], vector: "np.ndarray") -> tuple[Any, ...]:
+def _chunk_values(chunk_id: int, file_id: int, chunk: dict[str, Any], vector: "np.ndarray") -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    """The chunk's COPY row and its postings' rows (each lexeme's count in the name, heading and body)."""
     words = chunk.get("keywords") or {}
     name = tokens(words.get("name", ""))
     heading, body = tokens(words.get("heading", "")), tokens(words.get("body", chunk["text"]))
-    return (
-        file_id, chunk["seq"], chunk["page"], chunk["page_label"], chunk["heading"], chunk["text"],
-        bool(chunk.get("ocr")), chunk.get("section_seq"), chunk.get("section_start"), vector, tsvector_literal([(name, WEIGHTS[0])]),
-        tsvector_literal([(heading, WEIGHTS[1]), (body, WEIGHTS[2])]), len(name), len(heading) + len(body),
+    length = len(name) + len(heading) + len(body)
+    counts = [Counter(name), Counter(heading), Counter(body)]
+    postings = [(lexeme, chunk_id, counts[0][lexeme], counts[1][lexeme], counts[2][lexeme], length)
+                for lexeme in dict.fromkeys([*name, *heading, *body])]
+    row = (
+        chunk_id, file_id, chunk["seq"], chunk["page"], chunk["page_label"], chunk["heading"], chunk["text"],
+        bool(chunk.get("ocr")), chunk.get("section_seq"), chunk.get("section_start"), vector, len(name), len(heading) + len(body),
     )
+    return row, postings
 
 
 def create_pg_index(location: PgLocation, manifest: Manifest) -> None:
