@@ -226,3 +226,34 @@ def test_a_renamed_files_postings_are_those_of_a_fresh_index(pg_url: str) -> Non
     assert rows == sorted(expected)
     assert all(lengths[chunk_id] == length for _, chunk_id, *_, length in rows)
     assert tokens_total == sum(lengths.values())
+
+
+def test_a_new_index_gets_its_hnsw_index_with_its_first_commit(pg_url: str) -> None:
+    """Built over all the chunks at once inside that commit: before it nobody sees the index
+    (nor the chunks), after it the nearest-neighbour query is answered by it."""
+    location = PgLocation(pg_url, "fresh")
+    create(location, _manifest("fresh"))
+    writer = open_writer(location)
+    vectors = _vectors(60, 5)
+
+    def hnsw_indexes() -> int:
+        with psycopg.connect(pg_url) as conn:
+            return conn.execute("SELECT count(*) FROM pg_indexes WHERE schemaname LIKE 'kbcli%' AND indexdef LIKE '%USING hnsw%'").fetchone()[0]
+
+    try:
+        writer.put_file({"path": "/src/a.txt", "source": "/src", "size": 1, "mtime_ns": 1, "sha256": "a", "title": None, "pages": 1},
+                        [{"seq": i, "page": None, "page_label": None, "heading": None, "text": f"chunk {i}"} for i in range(60)], vectors)
+        assert hnsw_indexes() == 0
+        writer.commit()
+        assert hnsw_indexes() == 1
+    finally:
+        writer.close()
+    reader = open_reader(location)
+    try:
+        assert reader.search(vectors[7], 1)[0][0].text == "chunk 7"
+        with reader.snapshot() as snap:
+            snap._conn.execute("SET LOCAL enable_seqscan = off")  # a 60-row table: make the plan show what it could use
+            plan = "\n".join(r[0] for r in snap._rows("EXPLAIN SELECT id FROM {s}.chunks ORDER BY embedding <=> %s LIMIT 5", (vectors[0],)))
+        assert "chunks_embedding_idx" in plan
+    finally:
+        reader.close()

@@ -55,6 +55,7 @@ CREATE TABLE {schema}.postings (
     PRIMARY KEY (lexeme, chunk_id));
 CREATE INDEX ON {schema}.postings (chunk_id);
 """
+HNSW = "CREATE INDEX IF NOT EXISTS chunks_embedding_idx ON {schema}.chunks USING hnsw (embedding vector_cosine_ops)"
 
 # Layout 1 -> 2: postings from the tsvectors (each position's weight says its field: A name,
 # B heading, C body), then the tsvectors and their GIN index go.
@@ -109,12 +110,11 @@ CREATE TABLE {schema}.chunks (
     ocr boolean,
     section_seq integer,                       -- the reader's Section within the file (re-cutting)
     section_start integer,                     -- where the text starts in that section's text
-    embedding vector({dimension}) NOT NULL,
+    embedding vector({dimension}) NOT NULL,    -- its HNSW index: made by the first commit with chunks
     name_tokens integer NOT NULL,              -- keyword words in the name+title field
     text_tokens integer NOT NULL);             -- in the heading and body fields
 CREATE INDEX ON {schema}.chunks (file_id, seq);
 CREATE INDEX ON {schema}.chunks (file_id, page);
-CREATE INDEX ON {schema}.chunks USING hnsw (embedding vector_cosine_ops);
 """ + POSTINGS
 
 
@@ -190,4 +190,6 @@ def index_names(conn: "psycopg.Connection[Any]") -> list[str]:
 
 
 def create_tables(conn: "psycopg.Connection[Any]", index_id: int, dimension: int) -> None:
+    """An index's tables, empty. No HNSW index yet: the first commit with chunks builds it over
+    them at once (PgWriter.commit), which is far faster than growing it a row at a time."""
     conn.execute(INDEX_TABLES.format(schema=schema_of(index_id), dimension=int(dimension)))  # type: ignore[arg-type]

@@ -6,7 +6,9 @@ moment loses its connection, so the server rolls the transaction back and drops 
 readers keep the last commit. Chunk ids come from a sequence, so they are never reused.
 
 Chunks and their postings go in by binary COPY, ids taken from the sequence first (a COPY
-cannot hand them back).
+cannot hand them back). A new index has no HNSW index until its first commit with chunks:
+that commit builds it over all of them at once, inside its transaction, which is several times
+faster than pgvector growing the graph a row at a time; later commits add to it row by row.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from kbcli.store.layout import now_iso
 from kbcli.store.manifest import Manifest
 from kbcli.store.pg.connection import PgLocation, acquire_lock, connect, release_lock
 from kbcli.store.pg.reader import files_of, load_manifest, not_found, sources_of
-from kbcli.store.pg.schema import create_tables, migrate, registry_row, schema_of
+from kbcli.store.pg.schema import HNSW, create_tables, migrate, registry_row, schema_of
 from kbcli.store.pg.words import tokens
 from kbcli.store.schema import FileRecord, Source
 
@@ -34,6 +36,7 @@ _CHUNK_COPY = (
 )
 _POSTING_COPY = (("lexeme", "text"), ("chunk_id", "bigint"), ("name_tf", "integer"), ("heading_tf", "integer"),
                  ("body_tf", "integer"), ("len", "integer"))
+HNSW_BUILD_MEMORY_MAX = 2 << 30  # bytes: the most maintenance_work_mem a commit asks for to build HNSW
 
 
 class PgWriter:
@@ -53,11 +56,13 @@ class PgWriter:
             self.manifest: Manifest = load_manifest(location, registry)
             self._id, self.generation = int(registry["id"]), int(registry["generation"])
             self._schema = schema_of(self._id)
+            self._hnsw = self._run("SELECT to_regclass('{s}.chunks_embedding_idx')").fetchone()[0] is not None
             self._conn.execute("BEGIN")
         except BaseException:
             self._conn.close()
             raise
         self.dirty = False
+        self._added = 0  # chunks written since the last commit
 
     def _run(self, sql: str, args: Sequence[Any] = ()) -> Any:
         return self._conn.execute(sql.replace("{s}", self._schema), args)  # type: ignore[arg-type]
@@ -121,6 +126,7 @@ class PgWriter:
         rows = [_chunk_values(i, file_id, chunk, vector) for i, chunk, vector in zip(ids, chunks, vectors)]
         self._copy("chunks", _CHUNK_COPY, (row for row, _ in rows))
         self._copy("postings", _POSTING_COPY, (posting for _, postings in rows for posting in postings))
+        self._added += len(rows)
 
     def _copy(self, table: str, columns: tuple[tuple[str, str], ...], rows: "Iterator[tuple[Any, ...]]") -> None:
         names = ", ".join(name for name, _ in columns)
@@ -187,6 +193,7 @@ class PgWriter:
         if not self.dirty:
             return
         chunks, total = self._run("SELECT count(*), COALESCE(sum(name_tokens + text_tokens), 0) FROM {s}.chunks").fetchone()
+        self._index_new_rows(int(chunks))
         new = self.generation + 1
         updated = self._run(
             "UPDATE kbcli.indexes SET generation = %s, updated_at = %s, chunks = %s, tokens = %s, manifest = %s::jsonb"
@@ -196,8 +203,29 @@ class PgWriter:
         if updated.rowcount != 1:  # the lock makes this impossible, unless someone wrote around kbcli
             raise DamagedIndex(f"index {self.location.name!r} changed under its writer: not committed")
         self._conn.execute("COMMIT")
-        self.generation, self.dirty = new, False
+        self.generation, self.dirty, self._added = new, False, 0
         self._conn.execute("BEGIN")
+
+    def _index_new_rows(self, chunks: int) -> None:
+        """Before a commit: the HNSW index if there is none yet (built over every chunk at once),
+        and fresh planner statistics when the commit grows the tables by a tenth or more (so the
+        first questions after a build are planned on them, not on an empty table's)."""
+        if not self._added:
+            return
+        if not self._hnsw:
+            self._build_memory(chunks)
+            self._run(HNSW.format(schema=self._schema))
+            self._hnsw = True  # (a failed commit ends the writer: it is not reused)
+        if self._added * 10 >= chunks:
+            self._run("ANALYZE {s}.chunks, {s}.postings")
+
+    def _build_memory(self, chunks: int) -> None:
+        """Enough maintenance_work_mem for the whole graph (about the vectors plus their links),
+        up to HNSW_BUILD_MEMORY_MAX, for this transaction only; never less than the server's."""
+        wanted = min(int(chunks * (self.manifest.dimension * 4 + 512) * 1.25), HNSW_BUILD_MEMORY_MAX)
+        have = int(self._conn.execute("SELECT setting::bigint * 1024 FROM pg_settings WHERE name = 'maintenance_work_mem'").fetchone()[0])
+        if wanted > have:
+            self._conn.execute(f"SET LOCAL maintenance_work_mem = '{wanted // 1024}kB'")
 
     def close(self) -> None:
         """Drop uncommitted changes and release the lock."""
