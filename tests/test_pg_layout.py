@@ -257,3 +257,70 @@ def test_a_new_index_gets_its_hnsw_index_with_its_first_commit(pg_url: str) -> N
         assert "chunks_embedding_idx" in plan
     finally:
         reader.close()
+
+
+_BIG_BUILD = """
+import sys, numpy as np
+from kbcli.store import Manifest
+from kbcli.store.location import PgLocation, create, open_writer
+location = PgLocation(sys.argv[1], "big")
+create(location, Manifest(name="big", model="m", precision="fp32", dimension=384, token_limit=256, chunking={}))
+writer = open_writer(location)
+rng = np.random.default_rng(1)
+for f in range(40):
+    v = rng.normal(size=(100, 384)).astype(np.float32)
+    chunks = [{"seq": i, "page": None, "page_label": None, "heading": None, "text": f"file {f} chunk {i}"} for i in range(100)]
+    writer.put_file({"path": f"/src/{f}.txt", "source": "/src", "size": 1, "mtime_ns": 1, "sha256": str(f), "title": None,
+                     "pages": 1}, chunks, v / np.linalg.norm(v, axis=1, keepdims=True))
+writer.commit()
+"""
+
+
+def test_kill_9_while_the_first_commit_builds_hnsw_leaves_the_empty_index(pg_url: str) -> None:
+    """The writer is killed while its commit builds the HNSW index: the server rolls the whole
+    transaction back (rows, postings, the half-built index) and the next writer starts afresh."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    proc = subprocess.Popen([sys.executable, "-c", _BIG_BUILD, pg_url], env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stderr=subprocess.PIPE, text=True)
+    building = "SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'CREATE INDEX%chunks_embedding_idx%'"
+    deadline = time.monotonic() + 300
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        while conn.execute(building).fetchone() is None:
+            assert proc.poll() is None, f"the build ended before it was killed: {proc.stderr.read() if proc.stderr else ''}"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        reader = open_reader(PgLocation(pg_url, "big"))  # while the server may still be building
+        try:
+            assert reader.generation == 0 and reader.stats()["chunks"] == 0
+        finally:
+            reader.close()
+        while conn.execute(building).fetchone() is not None:  # the server notices the client is gone
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        schema = conn.execute("SELECT 'kbcli_' || id FROM kbcli.indexes WHERE name = 'big'").fetchone()[0]
+        assert conn.execute(f"SELECT count(*) FROM {schema}.postings").fetchone()[0] == 0
+        assert conn.execute(f"SELECT to_regclass('{schema}.chunks_embedding_idx')").fetchone()[0] is None
+    writer = open_writer(PgLocation(pg_url, "big"), wait=120)  # the lock went with the killed writer
+    try:
+        v = _vectors(1, 3)
+        big = np.zeros((1, 384), dtype=np.float32)
+        big[0, :DIM] = v[0]
+        writer.put_file({"path": "/src/x.txt", "source": "/src", "size": 1, "mtime_ns": 1, "sha256": "x", "title": None, "pages": 1},
+                        [{"seq": 0, "page": None, "page_label": None, "heading": None, "text": "after the kill"}], big)
+        writer.commit()
+    finally:
+        writer.close()
+    reader = open_reader(PgLocation(pg_url, "big"))
+    try:
+        assert reader.search(big[0], 1)[0][0].text == "after the kill" and reader.generation == 1
+    finally:
+        reader.close()
