@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""PostgreSQL (pgvector HNSW + tsvector/GIN) against the embedded store (SQLite FTS5 + FAISS), at
+"""PostgreSQL (pgvector HNSW + keyword postings) against the embedded store (SQLite FTS5 + FAISS), at
 scale and on real questions, in one run against a throwaway server (started as tests/pg_server.py does).
 
 For each size N: the same N synthetic chunks (random unit vectors of dimension 384, short texts
 drawn Zipf-like from a finance vocabulary so BM25 has work) are written through each store's
-writer API (`put_file`, 100 chunks a file, one commit: the path `kbcli index` takes, minus
-parsing and embedding), then measured:
+writer API (`put_file`, 100 chunks a file, one commit: the path `kbcli index` and `kbcli migrate`
+take, minus parsing and embedding; PostgreSQL's writer COPYs the rows and builds HNSW at the
+commit), then measured:
   - build seconds, disk size (the folder's files / pg_total_relation_size of the index's tables),
   - a fresh process: open + first hybrid query (model load included), then 50 warm queries in
     vector and in hybrid mode through kbcli's Searcher (kb.searcher: the `kbcli query` path),
@@ -95,8 +96,9 @@ def manifest(name: str):
                     chunking=ChunkSettings().as_dict())
 
 
-def build(location, vectors, progress_every: int = 100) -> float:
-    """The synthetic chunks written through the store's writer, one commit; returns seconds."""
+def build(location, vectors, progress_every: int = 100) -> tuple[float, float]:
+    """The synthetic chunks written through the store's writer, one commit; returns the seconds
+    in all and those of the commit (PostgreSQL builds its HNSW index there)."""
     from kbcli.store.location import create, open_writer
 
     name = location.name
@@ -116,63 +118,11 @@ def build(location, vectors, progress_every: int = 100) -> float:
                              "title": None, "pages": PER_FILE // 4}, chunks, vectors[f * PER_FILE : (f + 1) * PER_FILE])
             if f and f % progress_every == 0:
                 print(f"  {type(writer).__name__}: {f * PER_FILE} chunks, {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
+        committing = time.perf_counter()
         writer.commit()
     finally:
         writer.close()
-    return time.perf_counter() - started
-
-
-def bulk_load(location, vectors) -> float:
-    """The same chunks as `build`, into PostgreSQL by COPY with the HNSW index built after the
-    load (the writer inserts row by row into a live HNSW graph: ~9 ms a chunk here, hours for
-    1M). The bench writes these tables itself, as the writer lays them out, and commits the
-    registry row as the writer's commit does; kbcli then reads the index like any other."""
-    from kbcli.store.layout import now_iso
-    from kbcli.store.location import create
-    from kbcli.store.pg.connection import connect
-    from kbcli.store.pg.schema import registry_row, schema_of
-    from kbcli.store.pg.words import WEIGHTS, _stem, tokens, tsvector_literal
-
-    started = time.perf_counter()
-    create(location, manifest(location.name))
-    conn = connect(location.url)
-    try:
-        index_id = int(registry_row(conn, location.name)["id"])
-        schema = schema_of(index_id)
-        hnsw = conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s AND indexdef LIKE '%%hnsw%%'", (schema,)).fetchone()[0]
-        conn.execute(f"DROP INDEX {schema}.{hnsw}")
-        rng, files, total = random.Random(7), len(vectors) // PER_FILE, 0
-        with conn.cursor().copy(f"COPY {schema}.files(path, source, size, mtime_ns, sha256, pages, chunks, status, indexed_at) FROM STDIN") as copy:
-            for f in range(files):
-                copy.write_row((f"/synthetic/file{f:07d}.pdf", "/synthetic", 1, 1, str(f), PER_FILE // 4, PER_FILE, "ok", now_iso()))
-        columns = "file_id, seq, page, text, ocr, embedding, name_words, text_words, name_tokens, text_tokens"
-        vector_text = "[" + ",".join(["%.7g"] * DIM) + "]"
-        with conn.cursor().copy(f"COPY {schema}.chunks({columns}) FROM STDIN") as copy:
-            for f in range(files):
-                name = tokens(f"file{f:07d}")
-                name_words = tsvector_literal([(name, WEIGHTS[0])])
-                for i in range(PER_FILE):
-                    text = _text(rng)
-                    words = [_stem(w) for w in text.split()]  # = tokens(text) for these ASCII texts
-                    if f == 0 and i < 5:
-                        assert words == tokens(text)
-                    total += len(words) + len(name)
-                    row = vectors[f * PER_FILE + i]
-                    copy.write_row((f + 1, i, i // 4 + 1, text, False, vector_text % tuple(row.tolist()), name_words,
-                                    tsvector_literal([(words, WEIGHTS[2])]), len(name), len(words)))
-                if f and f % max(files // 10, 1) == 0:
-                    print(f"  COPY: {(f + 1) * PER_FILE} chunks, {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
-        loaded = time.perf_counter()
-        conn.execute("SET maintenance_work_mem = '3GB'")
-        conn.execute("SET max_parallel_maintenance_workers = 1")
-        conn.execute(f"CREATE INDEX ON {schema}.chunks USING hnsw (embedding vector_cosine_ops)")
-        print(f"  HNSW built in {time.perf_counter() - loaded:.0f}s", file=sys.stderr, flush=True)
-        conn.execute(f"ANALYZE {schema}.chunks")
-        conn.execute("UPDATE kbcli.indexes SET generation = 1, updated_at = %s, chunks = %s, tokens = %s WHERE id = %s",
-                     (now_iso(), len(vectors), total, index_id))
-    finally:
-        conn.close()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.perf_counter() - committing
 
 
 PROBE = r"""
@@ -246,7 +196,7 @@ def query_sets(vectors, count: int = 50) -> dict:
     return {"near": unit(near), "random": unit(fresh)}
 
 
-def run_size(n: int, work: Path, cache: Path, server_url: str, pg_load: str = "writer", reuse: bool = False,
+def run_size(n: int, work: Path, cache: Path, server_url: str, reuse: bool = False,
              only: tuple[str, ...] = ("embedded", "postgresql")) -> dict:
     import numpy as np
 
@@ -261,19 +211,17 @@ def run_size(n: int, work: Path, cache: Path, server_url: str, pg_load: str = "w
     url = new_database(server_url, f"pgscale_{n}", keep=reuse)
     stores = {"embedded": (home / "indexes" / name, None), "postgresql": (PgLocation(url, name), url)}
     queries = query_sets(vectors)
-    result: dict = {"chunks": n, "postgresql_load": pg_load}
+    result: dict = {"chunks": n}
     for label, (location, store) in stores.items():
         if label not in only:
             continue
-        seconds = None
+        seconds = commit = None
         if not (reuse and _exists(location)):
             print(f"[{n}] building {label}", file=sys.stderr, flush=True)
-            if store and pg_load == "copy":
-                seconds = bulk_load(location, vectors)
-            else:
-                seconds = build(location, vectors, progress_every=max(n // PER_FILE // 10, 1))
-            print(f"[{n}] {label}: built in {seconds:.0f}s; measuring", file=sys.stderr, flush=True)
-        measured = {"build_s": seconds and round(seconds, 1), **recall(location, vectors, queries)}
+            seconds, commit = build(location, vectors, progress_every=max(n // PER_FILE // 10, 1))
+            print(f"[{n}] {label}: built in {seconds:.0f}s (commit {commit:.0f}s); measuring", file=sys.stderr, flush=True)
+        measured = {"build_s": seconds and round(seconds, 1), "commit_s": commit and round(commit, 1),
+                    "chunks_per_s": seconds and round(n / seconds, 1), **recall(location, vectors, queries)}
         print(f"[{n}] {label}: {json.dumps(measured)}", file=sys.stderr, flush=True)
         measured.update(probe(home, cache, store, name))
         measured["load_average"] = round(os.getloadavg()[0], 1)  # 2 cores shared with other jobs
@@ -324,8 +272,6 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=ROOT / "bench" / ".cache", help="KBCLI_CACHE (the model export)")
     ap.add_argument("--quality-home", type=Path, default=None,
                     help="KBCLI_HOME holding bench-financebench (built by bench/quality.py when missing; default WORK/fb-home)")
-    ap.add_argument("--pg-load", choices=("writer", "copy"), default="writer",
-                    help="PostgreSQL: through PgWriter.put_file (default), or COPY then build HNSW (for 1M)")
     ap.add_argument("--server-dir", type=Path, default=None, help="the server's folder (default: a new one under WORK); an earlier run's to reuse")
     ap.add_argument("--reuse", action="store_true", help="measure indexes an earlier run built (same --work and --server-dir)")
     ap.add_argument("--only", default="embedded,postgresql", help="the stores to build and measure")
@@ -340,7 +286,7 @@ def main() -> None:
             results["financebench"] = quality(args.quality_home or args.work / "fb-home", args.cache, server.get_uri())
             print(json.dumps(results["financebench"]), file=sys.stderr, flush=True)
         for n in (int(s) for s in args.sizes.split(",") if s.strip()):
-            results["sizes"].append(run_size(n, args.work, args.cache, server.get_uri(), args.pg_load, args.reuse,
+            results["sizes"].append(run_size(n, args.work, args.cache, server.get_uri(), args.reuse,
                                             tuple(args.only.split(","))))
             if args.json:
                 args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from kbcli.errors import DamagedIndex, IndexNotFound
 from kbcli.store.manifest import Manifest
 from kbcli.store.pg.connection import PgLocation, clean_message, connect, unreachable
 from kbcli.store.pg.schema import registry_row, schema_of
-from kbcli.store.pg.words import query_lexemes, tsquery_literal
+from kbcli.store.pg.words import query_lexemes
 from kbcli.store.reader import Snapshot
 from kbcli.store.schema import ChunkRow, FileRecord, Source
 
@@ -25,6 +25,23 @@ if TYPE_CHECKING:
 EF_SEARCH_MAX = 1000  # pgvector's limit
 BM25_K1, BM25_B = 1.2, 0.75  # FTS5's
 _CHUNK_COLUMNS = "c.id, c.file_id, f.path, f.source, f.title, c.seq, c.page, c.page_label, c.heading, c.text, c.ocr"
+
+
+# FTS5's BM25 over the postings: `q` holds each query phrase's distinct lexemes (phrase number,
+# lexeme, whether it is the phrase's first, how many it has); `hit`: the chunks holding every
+# lexeme of a phrase, with the weighted count of its first; idf from how many chunks each
+# phrase hits (0 or below becomes 1e-6, as in FTS5).
+_BM25 = """
+WITH q AS (SELECT * FROM unnest(%s::int[], %s::text[], %s::bool[], %s::int[]) AS t(phrase, lexeme, lead, size)),
+hit AS (SELECT q.phrase, p.chunk_id, p.len,
+               max(CASE WHEN q.lead THEN p.name_tf * %s + p.heading_tf * %s + p.body_tf * %s END) AS tf
+        FROM q JOIN {s}.postings p ON p.lexeme = q.lexeme
+        GROUP BY q.phrase, p.chunk_id, p.len HAVING count(*) = max(q.size)),
+idf AS (SELECT phrase, ln((%s - count(*) + 0.5) / (count(*) + 0.5)) AS idf FROM hit GROUP BY phrase)
+SELECT hit.chunk_id, sum(CASE WHEN idf.idf > 0 THEN idf.idf ELSE 1e-6 END
+                         * hit.tf * %s / (hit.tf + %s * (1 - %s + %s * hit.len / %s))) AS score
+FROM hit JOIN idf USING (phrase)
+GROUP BY hit.chunk_id ORDER BY score DESC, hit.chunk_id LIMIT %s"""
 
 
 def not_found(location: PgLocation) -> IndexNotFound:
@@ -84,42 +101,17 @@ class PgSnapshot(Snapshot):
 
     def keyword_matches(self, terms: Sequence[str], k: int, weights: tuple[float, float, float]) -> list[tuple[int, float]]:
         """(chunk id, BM25 score) of the k best chunks holding any of `terms`: FTS5's bm25()
-        (k1 1.2, b 0.75, idf log((N-n+0.5)/(n+0.5)), column weights on term counts)."""
+        (k1 1.2, b 0.75, idf log((N-n+0.5)/(n+0.5)), column weights on term counts), from the
+        postings in one query. A term of several words matches the chunks holding them all and
+        counts as its first word (FTS5 asks for them in a row: such terms are rare, 'a_b')."""
         phrases = query_lexemes(terms)
         chunks, tokens = int(self._registry["chunks"]), int(self._registry["tokens"])
         if not phrases or not chunks:
             return []
-        queries = [tsquery_literal(p) for p in phrases]
-        wanted = [(q, p[0], idf) for q, p, idf in zip(queries, phrases, self._idfs(queries, chunks))]
-        return self._bm25(wanted, k, weights, tokens / chunks)
-
-    def _idfs(self, queries: list[str], chunks: int) -> list[float]:
-        """FTS5's idf of each query phrase, from the chunks holding it (one round trip for all)."""
-        import math
-
-        sql = "SELECT (SELECT count(*) FROM {s}.chunks WHERE words @@ q::tsquery) FROM unnest(%s::text[]) WITH ORDINALITY AS t(q, n) ORDER BY n"
-        counts = [int(r[0]) for r in self._rows(sql, (queries,))]
-        return [max(math.log((chunks - hits + 0.5) / (hits + 0.5)), 0.0) or 1e-6 for hits in counts]
-
-    def _bm25(self, wanted: list[tuple[str, str, float]], k: int, weights: tuple[float, float, float], average: float) -> list[tuple[int, float]]:
-        # A phrase's count is its first lexeme's (phrases of several words are rare: 'a_b').
-        # Each matching chunk's tsvector is unnested once for all the query's lexemes (once per
-        # term and chunk took 7.3 s for a 12-word FinanceBench question).
-        sql = """
-        WITH q AS (SELECT query::tsquery AS query, lexeme, idf
-                   FROM unnest(%s::text[], %s::text[], %s::float8[]) AS t(query, lexeme, idf)),
-        m AS (SELECT c.id, c.name_tokens + c.text_tokens AS len, c.words FROM {s}.chunks c WHERE c.words @@ %s::tsquery),
-        tf AS (SELECT m.id, u.lexeme, sum(CASE w WHEN 'A' THEN %s WHEN 'B' THEN %s ELSE %s END) AS tf
-               FROM m, unnest(m.words) AS u, unnest(u.weights) AS w
-               WHERE u.lexeme = ANY(%s::text[]) GROUP BY m.id, u.lexeme)
-        SELECT m.id, sum(q.idf * tf.tf * %s / (tf.tf + %s * (1 - %s + %s * m.len / %s))) AS score
-        FROM m JOIN q ON m.words @@ q.query JOIN tf ON tf.id = m.id AND tf.lexeme = q.lexeme
-        GROUP BY m.id ORDER BY score DESC, m.id LIMIT %s"""
+        wanted = [(n, lexeme, lexeme == words[0], len(set(words))) for n, words in enumerate(phrases) for lexeme in dict.fromkeys(words)]
         columns = [list(c) for c in zip(*wanted)]
-        any_of = " | ".join(f"({query})" for query, _, _ in wanted)
-        lexemes = sorted({lexeme for _, lexeme, _ in wanted})
-        args = (*columns, any_of, *weights, lexemes, BM25_K1 + 1, BM25_K1, BM25_B, BM25_B, average or 1.0, k)
-        return [(int(r[0]), float(r[1])) for r in self._rows(sql, args)]
+        args = (*columns, *map(float, weights), float(chunks), BM25_K1 + 1, BM25_K1, BM25_B, BM25_B, (tokens / chunks) or 1.0, k)
+        return [(int(r[0]), float(r[1])) for r in self._rows(_BM25, args)]
 
     def rows(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
         sql = f"SELECT {_CHUNK_COLUMNS} FROM {{s}}.chunks c JOIN {{s}}.files f ON f.id = c.file_id WHERE c.id = ANY(%s)"
@@ -174,6 +166,7 @@ class PgReader:
         self._ef_search = ef_search
         self._conn = connect(location.url)
         try:
+            _up_to_date(location, self._conn)
             registry = self._registry()
             self.manifest = load_manifest(location, registry)
             self.identity = int(registry["id"])
@@ -273,6 +266,25 @@ class PgReader:
             chunks = int(snap._rows("SELECT count(*) FROM {s}.chunks")[0][0])
             recorded = int(snap._registry["chunks"])
         return [] if chunks == recorded else [f"{chunks} chunks, the registry records {recorded}"]
+
+
+def _up_to_date(location: PgLocation, conn: "psycopg.Connection[Any]") -> None:
+    """An index laid out by an older kbcli is migrated when first read (a fresh database is left
+    alone: reading lays nothing out). The role needs the rights a writer has."""
+    import psycopg
+
+    from kbcli.errors import StorageFailure
+    from kbcli.store.pg.schema import LAYOUT_VERSION, known_layout, migrate
+
+    version = known_layout(conn)
+    if 0 < version < LAYOUT_VERSION:
+        try:
+            migrate(conn)
+        except psycopg.Error as err:
+            raise StorageFailure(
+                f"the PostgreSQL store has kbcli's layout {version}, this kbcli reads layout {LAYOUT_VERSION}, and migrating"
+                f" it failed ({clean_message(location.url, err)}): run 'kbcli list --store URL' once as a role that may alter it"
+            ) from None
 
 
 def sources_of(rows: list[tuple[Any, ...]]) -> list[Source]:

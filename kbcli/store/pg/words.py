@@ -1,23 +1,17 @@
-"""The keyword side in PostgreSQL: the same words SQLite FTS5 would see, as `tsvector`s.
+"""The keyword side in PostgreSQL: the same words SQLite FTS5 would see.
 
 FTS5 (`porter unicode61 remove_diacritics 2`) splits text at anything but letters and digits,
 folds case and diacritics, and Porter-stems each word. kbcli has already split Chinese into words
-(kbcli.keywords.segment); here the text is split, folded and stemmed the same way in Python and
-stored as a tsvector literal (lexemes with positions; weight A: name and title, B: heading,
-C: body). PostgreSQL's own parser never sees the text, so nothing depends on the server's locale
-or text search configuration; matching and ranking use the stored lexemes only.
+(kbcli.keywords.segment); here the text is split, folded and stemmed the same way in Python, and
+the writer stores each lexeme's count per field as postings rows. PostgreSQL's own parser never
+sees the text, so nothing depends on the server's locale or text search configuration.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
-from typing import Iterable, Sequence
-
-MAX_POSITION = 16383  # PostgreSQL's largest tsvector position
-MAX_POSITIONS_PER_WORD = 255  # it keeps at most 256 positions of one lexeme
-WEIGHTS = ("A", "B", "C")  # name+title, heading, body (the FTS5 columns, in order)
-
+from typing import Iterable
 
 @lru_cache(maxsize=1)
 def _stemmer():
@@ -79,28 +73,8 @@ def tokens(text: str) -> list[str]:
     return words
 
 
-def _quoted(lexeme: str) -> str:
-    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def tsvector_literal(fields: Sequence[tuple[list[str], str]], start: int = 1) -> str:
-    """A tsvector's text form for these (words, weight) fields, positions counted from `start`."""
-    positions: dict[str, list[str]] = {}
-    at = start
-    for words, weight in fields:
-        for word in words:
-            kept = positions.setdefault(word, [])
-            if len(kept) < MAX_POSITIONS_PER_WORD and at <= MAX_POSITION:
-                kept.append(f"{at}{weight}")
-            at += 1
-    return " ".join(f"{_quoted(word)}:{','.join(marks)}" for word, marks in positions.items() if marks)
-
-
 def query_lexemes(terms: Iterable[str]) -> list[list[str]]:
     """Each query term as its lexemes (a term FTS5 reads as a phrase has several), empty ones dropped."""
     found = [tokens(term) for term in terms]
     return [words for words in found if words]
 
-
-def tsquery_literal(words: Sequence[str]) -> str:
-    return " & ".join(_quoted(w) for w in words)
